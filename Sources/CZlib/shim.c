@@ -1,0 +1,1 @@
+// zlib is linked from the system; see include/CZlib.h.

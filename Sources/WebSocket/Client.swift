@@ -1,0 +1,139 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Opens client WebSocket connections over TCP or TLS.
+public enum WebSocketClient {
+    /// Connects, completes the opening handshake and returns the open connection.
+    ///
+    /// - Throws: ``WebSocketError`` for a bad URL, a connect or handshake timeout, a refused or
+    ///   invalid upgrade, or a TLS failure (the certificate and the host name are always verified).
+    public static func connect(
+        to url: String,
+        configuration: WebSocketClientConfiguration = .init(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "websocket")
+    ) async throws(WebSocketError) -> WebSocketConnection {
+        let url = try WebSocketURL(url)
+        try configuration.validate()
+        let tls = url.isSecure ? try TLSContexts.shared.context(caFile: configuration.caFile) : nil
+        let handshake = ClientHandshake(
+            url: url,
+            headers: configuration.headers,
+            subprotocols: configuration.subprotocols,
+            deflate: configuration.compression
+        )
+        let eventLoop = eventLoopGroup.next()
+        let setup = eventLoop.makePromise(of: Setup.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let sni = url.hostIsIPAddress ? nil : url.host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        makeHandler(channel: channel, handshake: handshake, configuration: configuration, setup: setup)
+                    )
+                }
+            }
+        logger.debug("connecting", metadata: ["url": "\(url.isSecure ? "wss" : "ws")://\(url.hostHeader)"])
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: url.host, port: url.port).get()
+        } catch let error as ChannelError where error == .connectTimeout(TimeAmount(configuration.connectTimeout)) {
+            setup.fail(error)
+            throw .connectTimeout(host: url.host, port: url.port)
+        } catch {
+            setup.fail(error)
+            if case ChannelError.connectTimeout = error { throw .connectTimeout(host: url.host, port: url.port) }
+            throw .connectFailed(host: url.host, port: url.port, reason: "\(error)")
+        }
+        do {
+            let parts = try await setup.futureResult.get()
+            let result = try await parts.handshake.get()
+            return WebSocketConnection(
+                channel: channel,
+                messages: WebSocketInboundStream(base: parts.sequence),
+                handshake: result,
+                closeFuture: parts.close
+            )
+        } catch let error as WebSocketError {
+            channel.close(promise: nil)
+            throw error
+        } catch {
+            channel.close(promise: nil)
+            throw .connectionLost(reason: "\(error)")
+        }
+    }
+
+    private struct Setup: Sendable {
+        var sequence: InboundProducer
+        var handshake: EventLoopFuture<ClientHandshake.Result>
+        var close: EventLoopFuture<WebSocketCloseFrame>
+    }
+
+    private static func makeHandler(
+        channel: any Channel,
+        handshake: ClientHandshake,
+        configuration: WebSocketClientConfiguration,
+        setup: EventLoopPromise<Setup>
+    ) -> ClientChannelHandler {
+        let delegate = InboundDelegate(eventLoop: channel.eventLoop)
+        let high = max(configuration.inboundBufferMessages, 2)
+        let new = InboundProducer.makeSequence(
+            elementType: WebSocketMessage.self,
+            backPressureStrategy: .init(lowWatermark: high / 2, highWatermark: high),
+            finishOnDeinit: true,
+            delegate: delegate
+        )
+        let handshakePromise = channel.eventLoop.makePromise(of: ClientHandshake.Result.self)
+        let closePromise = channel.eventLoop.makePromise(of: WebSocketCloseFrame.self)
+        let handler = ClientChannelHandler(
+            handshake: handshake,
+            configuration: configuration,
+            handshakePromise: handshakePromise,
+            closePromise: closePromise,
+            source: new.source
+        )
+        delegate.handler = handler
+        setup.succeed(Setup(sequence: new.sequence, handshake: handshakePromise.futureResult, close: closePromise.futureResult))
+        return handler
+    }
+}
+
+/// One TLS context per CA file, shared by every connection: building a context loads the system trust
+/// store, which costs time and memory that a thousand tenant connections should not pay a thousand times.
+final class TLSContexts: Sendable {
+    static let shared = TLSContexts()
+    private let cache = NIOLockedValueBox<[String: NIOSSLContext]>([:])
+
+    func context(caFile: String?) throws(WebSocketError) -> NIOSSLContext {
+        let key = caFile ?? ""
+        if let existing = cache.withLockedValue({ $0[key] }) { return existing }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .fullVerification
+        if let caFile {
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+                guard !certificates.isEmpty else { throw WebSocketError.tls(reason: "no certificate in CA file \(caFile)") }
+            } catch let error as WebSocketError {
+                throw error
+            } catch {
+                throw .tls(reason: "cannot read CA file \(caFile): \(error)")
+            }
+            configuration.additionalTrustRoots = [.file(caFile)]
+        }
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            cache.withLockedValue { $0[key] = context }
+            return context
+        } catch {
+            throw .tls(reason: "cannot set up TLS: \(error)")
+        }
+    }
+}

@@ -1,0 +1,330 @@
+import NIOCore
+import NIOSSL
+
+typealias InboundProducer = NIOThrowingAsyncSequenceProducer<
+    WebSocketMessage,
+    any Error,
+    NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark,
+    InboundDelegate
+>
+
+/// Resumes reading when the consumer of the message stream catches up. Called from any thread; it
+/// only ever touches the handler on the handler's event loop.
+final class InboundDelegate: NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    /// Set once, on the event loop, before the producer can call back.
+    var handler: ClientChannelHandler?
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func produceMore() {
+        eventLoop.execute { self.handler?.resumeReading() }
+    }
+
+    func didTerminate() {
+        eventLoop.execute { self.handler?.consumerGone() }
+    }
+}
+
+/// Drives one client connection on its event loop: the opening handshake, then the state machine,
+/// keepalive, the closing handshake and its timers. Pings are answered here as they arrive, whatever
+/// the application is doing; complete messages go to the application's stream, and reading from the
+/// socket pauses while that stream holds `inboundBufferMessages` undelivered messages.
+final class ClientChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Never
+    typealias OutboundIn = WebSocketOutboundCommand
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        case handshaking(ByteBuffer)
+        case open
+        case closed
+    }
+
+    private let handshake: ClientHandshake
+    private let configuration: WebSocketClientConfiguration
+    private let handshakePromise: EventLoopPromise<ClientHandshake.Result>
+    private let closePromise: EventLoopPromise<WebSocketCloseFrame>
+    private let source: InboundProducer.Source
+
+    private var phase: Phase = .handshaking(ByteBuffer())
+    private var machine = WebSocketConnectionStateMachine(role: .client)
+    private var context: ChannelHandlerContext?
+    /// Bytes of a frame that has not fully arrived.
+    private var pending: ByteBuffer?
+    /// The first way the connection ended, which is what the application is told.
+    private var outcome: Result<WebSocketCloseFrame, WebSocketError>?
+    private var transportError: WebSocketError?
+
+    private var readPaused = false
+    private var readRequestedWhilePaused = false
+
+    private var lastActivity = NIODeadline.now()
+    private var pingSentAt: NIODeadline?
+    private var pingCounter: UInt64 = 0
+    private var keepaliveTask: Scheduled<Void>?
+    private var handshakeTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+
+    init(
+        handshake: ClientHandshake,
+        configuration: WebSocketClientConfiguration,
+        handshakePromise: EventLoopPromise<ClientHandshake.Result>,
+        closePromise: EventLoopPromise<WebSocketCloseFrame>,
+        source: InboundProducer.Source
+    ) {
+        self.handshake = handshake
+        self.configuration = configuration
+        self.handshakePromise = handshakePromise
+        self.closePromise = closePromise
+        self.source = source
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard case .handshaking = phase, handshakeTimer == nil else { return }
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.handshakeTimeout)) {
+            self.failHandshake(.handshakeTimeout)
+        }
+        context.writeAndFlush(wrapOutboundOut(handshake.request()), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        closeTimer?.cancel()
+        keepaliveTask?.cancel()
+        machine.transportClosed()
+        if case .handshaking = phase {
+            handshakePromise.fail(transportError ?? .connectionLost(reason: "the server closed the connection during the handshake"))
+        }
+        phase = .closed
+        let result =
+            outcome
+            ?? .failure(transportError ?? .connectionLost(reason: "the TCP connection ended without a close frame"))
+        switch result {
+        case .success(let frame):
+            closePromise.succeed(frame)
+            source.finish()
+        case .failure(let error):
+            closePromise.fail(error)
+            source.finish(error)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if transportError == nil {
+            if let error = error as? WebSocketError {
+                transportError = error
+            } else if error is NIOSSLError || error is NIOSSLExtraError || "\(type(of: error))".contains("SSL") {
+                transportError = .tls(reason: "\(error)")
+            } else {
+                transportError = .connectionLost(reason: "\(error)")
+            }
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        lastActivity = .now()
+        switch phase {
+        case .closed:
+            return
+        case .handshaking(var buffer):
+            if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(&bytes) }
+            phase = .handshaking(ByteBuffer())
+            do {
+                guard let head = try HTTPHead.read(from: &buffer) else {
+                    phase = .handshaking(buffer)
+                    return
+                }
+                let result = try handshake.validate(head)
+                handshakeTimer?.cancel()
+                machine = WebSocketConnectionStateMachine(role: .client, limits: configuration.limits, deflate: result.deflate)
+                phase = .open
+                handshakePromise.succeed(result)
+                startKeepalive(context: context)
+                // Frames that came in the same segment as the 101 response.
+                if buffer.readableBytes > 0 {
+                    pending = buffer
+                    process(context: context)
+                }
+            } catch {
+                failHandshake(error)
+            }
+        case .open:
+            if var existing = pending {
+                pending = nil
+                existing.writeBuffer(&bytes)
+                pending = existing
+            } else {
+                pending = bytes
+            }
+            process(context: context)
+        }
+    }
+
+    private func process(context: ChannelHandlerContext) {
+        guard var buffer = pending else { return }
+        pending = nil
+        loop: while true {
+            switch machine.read(&buffer) {
+            case .needMoreData:
+                break loop
+            case .deliver(let message):
+                switch source.yield(message) {
+                case .stopProducing: readPaused = true
+                case .produceMore, .dropped: break
+                }
+            case .send(let reply):
+                context.write(wrapOutboundOut(reply), promise: nil)
+            case .pongReceived:
+                pingSentAt = nil
+            case .closeReceived(let frame, let reply):
+                if outcome == nil { outcome = .success(frame) }
+                if let reply {
+                    context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+                }
+                scheduleClose(context: context)
+            case .fail(let error, let frame):
+                if outcome == nil { outcome = .failure(error) }
+                if let frame { context.writeAndFlush(wrapOutboundOut(frame), promise: nil) }
+                scheduleClose(context: context)
+            }
+        }
+        if buffer.readableBytes > 0 {
+            if buffer.readerIndex > 64 * 1024 { buffer.discardReadBytes() }
+            pending = buffer
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readRequestedWhilePaused = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The consumer drained the buffer below the low watermark.
+    func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        lastActivity = .now()
+        if readRequestedWhilePaused, let context {
+            readRequestedWhilePaused = false
+            context.read()
+        }
+    }
+
+    /// The application dropped the message stream: nobody will read what arrives, so say goodbye.
+    func consumerGone() {
+        readPaused = false
+        guard case .open = phase, let context else { return }
+        if let frame = machine.close(code: .goingAway, reason: "") {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            scheduleClose(context: context)
+        }
+        if readRequestedWhilePaused {
+            readRequestedWhilePaused = false
+            context.read()
+        }
+    }
+
+    // MARK: Writing
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .open = phase else {
+            promise?.fail(WebSocketError.alreadyClosed)
+            return
+        }
+        switch unwrapOutboundIn(data) {
+        case .message(let message):
+            do {
+                let bytes = try machine.send(message)
+                context.write(wrapOutboundOut(bytes), promise: promise)
+            } catch {
+                promise?.fail(error)
+            }
+        case .ping(let payload):
+            guard let frame = machine.ping(payload) else { return promise?.fail(WebSocketError.alreadyClosed) ?? () }
+            context.write(wrapOutboundOut(frame), promise: promise)
+        case .close(let code, let reason):
+            guard let frame = machine.close(code: code, reason: reason) else {
+                promise?.succeed(())
+                return
+            }
+            context.write(wrapOutboundOut(frame), promise: promise)
+            scheduleClose(context: context)
+        }
+    }
+
+    // MARK: Timers
+
+    private func failHandshake(_ error: WebSocketError) {
+        guard case .handshaking = phase else { return }
+        transportError = transportError ?? error
+        handshakeTimer?.cancel()
+        context?.close(promise: nil)
+    }
+
+    /// After the closing handshake or a failure the server should end TCP; if it does not, we do.
+    private func scheduleClose(context: ChannelHandlerContext) {
+        guard closeTimer == nil else { return }
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.closeTimeout)) {
+            context.close(promise: nil)
+        }
+    }
+
+    private func startKeepalive(context: ChannelHandlerContext) {
+        guard let keepalive = configuration.keepalive else { return }
+        keepaliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(keepalive.interval)) {
+            self.keepaliveTick(context: context, keepalive: keepalive)
+            self.startKeepalive(context: context)
+        }
+    }
+
+    private func keepaliveTick(context: ChannelHandlerContext, keepalive: WebSocketClientConfiguration.Keepalive) {
+        guard case .open = phase, machine.state == .open else { return }
+        let now = NIODeadline.now()
+        // A consumer that stopped reading is not the server's fault: nothing can arrive while paused.
+        if readPaused { lastActivity = now }
+        guard now - lastActivity >= TimeAmount(keepalive.interval), pingSentAt == nil else { return }
+        pingCounter &+= 1
+        var payload = context.channel.allocator.buffer(capacity: 8)
+        payload.writeInteger(pingCounter)
+        guard let frame = machine.ping(payload) else { return }
+        pingSentAt = now
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: .init(keepalive.timeout)) {
+            guard self.pingSentAt == now else { return }
+            if self.lastActivity >= now || self.readPaused {
+                self.pingSentAt = nil  // data arrived since the ping: the peer is alive
+                return
+            }
+            if self.outcome == nil { self.outcome = .failure(.keepaliveTimeout) }
+            // The peer is unreachable: a close frame would never be answered, so end TCP now.
+            context.close(promise: nil)
+        }
+    }
+}
