@@ -16,6 +16,12 @@ server does, so one start serves every test:
   /vanish               stop reading and writing, TCP left open (a half-open peer)
   /reset                drop TCP without a close frame
   /bomb?size=S          send one message of S zero bytes (it compresses to almost nothing)
+  /check                send text, binary, fragmented and large messages, expect each echoed back
+                        unchanged, then close 1000 "all echoed" (or 4000 "mismatch")
+  /forbidden            refuse the upgrade with 403
+
+The TLS certificate names only "localhost", so wss://127.0.0.1 must fail hostname verification.
+A "silent" port accepts TCP and never answers (for handshake timeouts).
 
 Prints one JSON line when ready: {"ports": {name: port, ...}, "ca": CA_FILE or null}.
 """
@@ -85,6 +91,20 @@ async def handler(ws):
             await asyncio.sleep(3600)
         elif route == "/reset":
             ws.transport.abort()
+        elif route == "/check":
+            messages = ["short text", "κόσμε € 😀", b"\x00\x01binary\xff", "x" * 70000,
+                        json.dumps({"pad": "abc" * 2000}), b"\x00" * 5000, ""]
+            for message in messages:
+                if isinstance(message, str) and len(message) > 100:
+                    third = len(message) // 3
+                    await ws.send([message[:third], message[third:2 * third], message[2 * third:]])
+                else:
+                    await ws.send(message)
+                echoed = await asyncio.wait_for(ws.recv(), 10)
+                if echoed != message:
+                    await ws.close(4000, "mismatch")
+                    return
+            await ws.close(1000, "all echoed")
         elif route == "/bomb":
             await ws.send(bytes(int(query.get("size", str(64 * 1024 * 1024)))))
             await ws.wait_closed()
@@ -98,11 +118,17 @@ def tls_context(ca_out):
     import ssl
     import trustme
     ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    cert = ca.issue_cert("localhost")
     ca.cert_pem.write_to_path(ca_out)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     return context
+
+
+def refuse(connection, request):
+    if request.path.startswith("/forbidden"):
+        return connection.respond(403, "Forbidden\n")
+    return None
 
 
 async def main(args):
@@ -110,6 +136,7 @@ async def main(args):
     for name, params in CONFIGS.items():
         extensions = [] if params is None else [ServerPerMessageDeflateFactory(**params)]
         server = await serve(handler, "127.0.0.1", 0, compression=None, extensions=extensions,
+                             process_request=refuse,
                              ping_interval=None, max_size=2 ** 24)
         servers.append(server)
         ports[name] = server.sockets[0].getsockname()[1]
@@ -120,6 +147,9 @@ async def main(args):
         server = await serve(handler, "127.0.0.1", 0, ssl=context, ping_interval=None, max_size=2 ** 24)
         servers.append(server)
         ports["tls"] = server.sockets[0].getsockname()[1]
+    held = []  # the silent server keeps its connections open, unread
+    silent = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+    ports["silent"] = silent.sockets[0].getsockname()[1]
     print(json.dumps({"ports": ports, "ca": ca}), flush=True)
     # Stop when the test that started us goes away.
     loop = asyncio.get_running_loop()

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// Where the repository and its test tooling are, found from this file's own path.
+enum TestEnvironment {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The Python with the peers' requirements: `CALLRELAY_PYTHON`, or the `.venv` that
+    /// `scripts/test` makes.
+    static var python: String {
+        ProcessInfo.processInfo.environment["CALLRELAY_PYTHON"] ?? repositoryRoot.appendingPathComponent(".venv/bin/python").path
+    }
+
+    /// `../shared/peer`, beside the repository.
+    static let sharedPeers = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/peer")
+
+    /// The `callrelay` binary built next to the test bundle.
+    static var callrelay: String {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("callrelay").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return repositoryRoot.appendingPathComponent(".build/debug/callrelay").path
+    }
+
+    static func temporaryDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+struct PeerError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A child process whose first line of output is a JSON object announcing it is ready. Its stdin is
+/// a pipe we hold, so it also ends if the test process dies.
+final class PeerProcess: @unchecked Sendable {
+    let process = Process()
+    private let stdin = Pipe()
+    private let stdout = Pipe()
+    private(set) var ready: [String: Any] = [:]
+
+    init(_ executable: String, _ arguments: [String], readyLine: Bool = true) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw PeerError(description: "\(executable) is missing: run scripts/test, or set CALLRELAY_PYTHON to a Python with ../shared/peer/requirements.txt")
+        }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        if readyLine {
+            let line = try readLine()
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw PeerError(description: "not a ready line: \(line)")
+            }
+            ready = object
+        }
+    }
+
+    /// Reads one line of the child's stdout (blocking this thread, not an event loop).
+    func readLine() throws -> String {
+        var data = Data()
+        while true {
+            let byte = stdout.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty {
+                throw PeerError(description: "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self))")
+            }
+            if byte == Data([0x0A]) { return String(decoding: data, as: UTF8.self) }
+            data.append(byte)
+        }
+    }
+
+    /// The rest of stdout, once the process has exited.
+    func readRest() -> String {
+        String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    func interrupt() { process.interrupt() }
+
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        try? stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// The `websockets`-package server of `Peers/ws_server.py`, started once for the whole run.
+enum WebSocketPeer {
+    struct Ports: Sendable {
+        var ports: [String: Int]
+        var caFile: String
+        func url(_ config: String, _ path: String, secure: Bool = false, host: String = "127.0.0.1") -> String {
+            "\(secure ? "wss" : "ws")://\(host):\(ports[config] ?? 0)\(path)"
+        }
+    }
+
+    private static let shared: Result<(PeerProcess, Ports), PeerError> = {
+        do {
+            let directory = TestEnvironment.temporaryDirectory()
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/ws_server.py").path
+            let peer = try PeerProcess(TestEnvironment.python, [script, "--ca-out", directory.appendingPathComponent("ca.pem").path])
+            guard let ports = peer.ready["ports"] as? [String: Int], let ca = peer.ready["ca"] as? String else {
+                throw PeerError(description: "bad ready line \(peer.ready)")
+            }
+            return .success((peer, Ports(ports: ports, caFile: ca)))
+        } catch let error as PeerError {
+            return .failure(error)
+        } catch {
+            return .failure(PeerError(description: "\(error)"))
+        }
+    }()
+
+    static func start() throws -> Ports { try shared.get().1 }
+}
+
+/// A loopback port nothing listens on, by binding one and letting it go.
+func unusedPort() -> Int {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,165 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import WebSocket
+
+/// The client channel handler on an embedded channel: no network, every byte under the test's control.
+@Suite("Client channel handler")
+struct ClientHandlerTests {
+    struct Harness {
+        let channel: EmbeddedChannel
+        let handshake: ClientHandshake
+        let sequence: InboundProducer
+        let handshakeResult: EventLoopFuture<ClientHandshake.Result>
+        let closeResult: EventLoopFuture<WebSocketCloseFrame>
+
+        init(configuration: WebSocketClientConfiguration = .init(keepalive: nil)) throws {
+            channel = EmbeddedChannel()
+            handshake = ClientHandshake(url: try WebSocketURL("ws://example.com/"), deflate: configuration.compression)
+            let delegate = InboundDelegate(eventLoop: channel.eventLoop)
+            let new = InboundProducer.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4),
+                finishOnDeinit: true,
+                delegate: delegate
+            )
+            sequence = new.sequence
+            let handshakePromise = channel.eventLoop.makePromise(of: ClientHandshake.Result.self)
+            let closePromise = channel.eventLoop.makePromise(of: WebSocketCloseFrame.self)
+            let handler = ClientChannelHandler(
+                handshake: handshake,
+                configuration: configuration,
+                handshakePromise: handshakePromise,
+                closePromise: closePromise,
+                source: new.source
+            )
+            delegate.handler = handler
+            handshakeResult = handshakePromise.futureResult
+            closeResult = closePromise.futureResult
+            try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 80)).wait()
+        }
+
+        func upgradeResponse() -> ByteBuffer {
+            ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: handshake.key))\r\n\r\n")
+        }
+
+        func written() throws -> [ByteBuffer] {
+            var out: [ByteBuffer] = []
+            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out.append(buffer) }
+            return out
+        }
+    }
+
+    @Test("sends the upgrade request as soon as TCP is up")
+    func sendsRequest() throws {
+        let harness = try Harness()
+        let request = try harness.written().map { String(buffer: $0) }.joined()
+        #expect(request.hasPrefix("GET / HTTP/1.1\r\n"))
+        #expect(request.contains("Sec-WebSocket-Key: \(harness.handshake.key)"))
+    }
+
+    @Test("keeps frames that arrive in the same segment as the 101 response")
+    func framesWithResponse() async throws {
+        let harness = try Harness()
+        var segment = harness.upgradeResponse()
+        segment.writeBytes(RawFrame.text("first").bytes + RawFrame.text("second").bytes)
+        try harness.channel.writeInbound(segment)
+        _ = try await harness.handshakeResult.get()
+        let iterator = harness.sequence.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("first"))
+        #expect(try await iterator.next() == .text("second"))
+    }
+
+    @Test("answers pings while nobody reads the messages")
+    func pingsWithoutConsumer() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        _ = try harness.written()
+        var burst = ByteBuffer()
+        for index in 0..<20 { burst.writeBytes(RawFrame.text("message \(index)").bytes) }
+        burst.writeBytes(RawFrame(opcode: 9, payload: Array("still there?".utf8)).bytes)
+        try harness.channel.writeInbound(burst)
+        let replies = try harness.written()
+        #expect(replies.count == 1)
+        #expect(decodeSent(replies[0]).pongs == [ByteBuffer(string: "still there?")])
+    }
+
+    @Test("stops reading while the consumer is behind, resumes when it catches up")
+    func backPressure() async throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        var burst = ByteBuffer()
+        for index in 0..<6 { burst.writeBytes(RawFrame.text("m\(index)").bytes) }
+        try harness.channel.writeInbound(burst)
+        // Above the high watermark of 4: a read request must be held back.
+        let reads = ReadCounter()
+        try harness.channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        harness.channel.read()
+        #expect(reads.count == 0)
+        let iterator = harness.sequence.makeAsyncIterator()
+        for index in 0..<6 { #expect(try await iterator.next() == .text("m\(index)")) }
+        harness.channel.embeddedEventLoop.run()
+        #expect(reads.count == 1, "the held-back read goes out once the consumer caught up")
+    }
+
+    @Test("reports the server's close code and reason after the closing handshake")
+    func closeHandshake() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        _ = try harness.written()
+        try harness.channel.writeInbound(ByteBuffer(bytes: RawFrame.close(1001, "restarting").bytes))
+        let reply = try harness.written()
+        #expect(closeCode(of: reply.first) == 1001)
+        try harness.channel.close().wait()
+        #expect(try harness.closeResult.wait() == WebSocketCloseFrame(code: .goingAway, reason: "restarting"))
+    }
+
+    @Test("a protocol violation closes with its code and surfaces as the error")
+    func violation() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        _ = try harness.written()
+        try harness.channel.writeInbound(ByteBuffer(bytes: RawFrame(opcode: 1, payload: [0xC0, 0x80]).bytes))
+        #expect(closeCode(of: try harness.written().first) == 1007)
+        try harness.channel.close().wait()
+        #expect(throws: WebSocketError.protocolViolation(code: .invalidPayload, reason: "invalid UTF-8 in a text message")) {
+            try harness.closeResult.wait()
+        }
+    }
+
+    @Test("a failed upgrade fails the handshake with the reason")
+    func failedUpgrade() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+        #expect(throws: WebSocketError.handshakeRejected(reason: "the server answered 404 Not Found instead of 101 Switching Protocols")) {
+            try harness.handshakeResult.wait()
+        }
+    }
+
+    @Test("TCP lost without a close frame is reported as such")
+    func lostConnection() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        try harness.channel.close().wait()
+        #expect(throws: WebSocketError.self) { try harness.closeResult.wait() }
+        do {
+            _ = try harness.closeResult.wait()
+        } catch let error as WebSocketError {
+            guard case .connectionLost = error else {
+                Issue.record("expected connectionLost, got \(error)")
+                return
+            }
+        }
+    }
+}
+
+/// Counts read requests that reach the head of the pipeline.
+final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = Any
+    var count = 0
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
+    }
+}
