@@ -44,16 +44,9 @@ struct SocketOptions: ParsableArguments {
     }
 }
 
-/// Exit statuses of the `ws` tools, for scripts and conformance suites.
+/// Exit statuses of the `ws` tools, for scripts and conformance suites: 0 when the closing handshake
+/// completed (a clean close in RFC 6455's sense, whatever the code), 1 otherwise.
 enum SocketExit {
-    /// The closing handshake completed with 1000, 1001 or no code.
-    static func status(for close: WebSocketCloseFrame) -> ExitCode {
-        switch close.code {
-        case .normalClosure, .goingAway, .noStatusReceived: return .success
-        default: return ExitCode(1)
-        }
-    }
-
     static func report(_ error: WebSocketError) -> ExitCode {
         FileHandle.standardError.write(Data("callrelay: \(error)\n".utf8))
         return ExitCode(1)
@@ -65,7 +58,7 @@ func finish(_ connection: WebSocketConnection) async -> ExitCode {
     do {
         let close = try await connection.closeResult
         FileHandle.standardError.write(Data("callrelay: closed with \(close)\n".utf8))
-        return SocketExit.status(for: close)
+        return .success
     } catch {
         return SocketExit.report(error)
     }
@@ -77,7 +70,8 @@ struct WebSocketTail: AsyncParsableCommand {
         abstract: "Print every message as one line until the socket closes.",
         discussion: """
             Text messages are printed as they are, binary ones as base64. The exit status is 0 after a \
-            clean close (1000, 1001 or no code) and 1 otherwise. Ctrl-C closes the socket with 1000.
+            clean close (the closing handshake completed; the code is reported on stderr) and 1 after a \
+            failed handshake, a protocol error or a dropped connection. Ctrl-C closes the socket with 1000.
             """
     )
 

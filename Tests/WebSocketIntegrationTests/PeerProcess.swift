@@ -53,6 +53,9 @@ final class PeerProcess: @unchecked Sendable {
         process.standardInput = stdin
         process.standardOutput = stdout
         try process.run()
+        // Our copies of the child's ends: closing them lets EOF arrive when the child exits.
+        try? stdout.fileHandleForWriting.close()
+        try? stdin.fileHandleForReading.close()
         if readyLine {
             let line = try readLine()
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -75,20 +78,34 @@ final class PeerProcess: @unchecked Sendable {
         }
     }
 
-    /// The rest of stdout, once the process has exited.
+    /// What is left in stdout once the process has exited. Reads without blocking: a process
+    /// started later may have inherited the pipe, so EOF may never come.
     func readRest() -> String {
-        String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let descriptor = stdout.fileHandleForReading.fileDescriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            data.append(contentsOf: chunk[..<count])
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
-    func interrupt() { process.interrupt() }
+    /// SIGINT, as Ctrl-C sends it.
+    func interrupt() { kill(process.processIdentifier, SIGINT) }
 
     func waitForExit() -> Int32 {
         process.waitUntilExit()
         return process.terminationStatus
     }
 
+    /// Ends the process for sure: children inherit the test runner's blocked signals, so SIGTERM
+    /// may never arrive; SIGKILL cannot be blocked.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()
     }

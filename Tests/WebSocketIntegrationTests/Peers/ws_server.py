@@ -158,7 +158,18 @@ async def main(args):
     await reader.read()
 
 
+def die_with_parent():
+    """Linux: end when the test process that started us ends, however it ends."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
+    die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ca-out", help="serve TLS too, writing the test CA certificate here")
     asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// `callrelay ws tail` and `callrelay ws echo` as a person or a conformance suite runs them.
+@Suite("callrelay ws", .timeLimit(.minutes(2)))
+struct CommandLineTests {
+    /// Starts `../shared/peer/xelion_peer.py` on free loopback ports and logs in to get a socket URL.
+    static func xelionSocketURL() throws -> (peer: PeerProcess, url: String, ca: String) {
+        let directory = TestEnvironment.temporaryDirectory()
+        let ca = directory.appendingPathComponent("peer-ca.pem").path
+        let peer = try PeerProcess(
+            TestEnvironment.python,
+            [
+                TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
+                "--rest-port", "\(unusedPort())", "--ws-port", "\(unusedPort())", "--ca-out", ca,
+            ]
+        )
+        guard let rest = peer.ready["rest"] as? String else { throw PeerError(description: "no REST URL in \(peer.ready)") }
+        // The REST session is the Xelion issue's; here a few lines of Python fetch a socket URL.
+        let login = """
+            import json, ssl, sys, urllib.request
+            base, ca = sys.argv[1], sys.argv[2]
+            ctx = ssl.create_default_context(cafile=ca)
+            def post(path, body=None, token=None):
+                req = urllib.request.Request(base + "acme/" + path, data=json.dumps(body).encode() if body is not None else b"", method="POST")
+                req.add_header("Content-Type", "application/json")
+                if token: req.add_header("Authorization", "xelion " + token)
+                return json.load(urllib.request.urlopen(req, context=ctx))
+            token = post("me/login", {"userName": "admin", "password": "secret", "userSpace": "callrelay-test"})["authentication"]
+            print(post("me/websocket", token=token)["object"])
+            """
+        let helper = try PeerProcess(TestEnvironment.python, ["-c", login, rest, ca], readyLine: false)
+        let url = try helper.readLine()
+        #expect(helper.waitForExit() == 0)
+        return (peer, url, ca)
+    }
+
+    @Test("ws tail shows the Xelion peer's echo of a test message over wss:// with the peer's CA")
+    func tailXelionPeer() throws {
+        let (peer, url, ca) = try Self.xelionSocketURL()
+        defer { peer.stop() }
+        #expect(url.hasPrefix("wss://"))
+        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", url, "--ca-file", ca, "--send", #"{"messageType":"test"}"#], readyLine: false)
+        #expect(try tail.readLine() == #"{"messageType":"test"}"#)
+        tail.interrupt()  // Ctrl-C: close with 1000 and exit 0
+        #expect(tail.waitForExit() == 0)
+    }
+
+    @Test("ws tail refuses the Xelion peer without its CA")
+    func tailWithoutCA() throws {
+        let (peer, url, _) = try Self.xelionSocketURL()
+        defer { peer.stop() }
+        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", url], readyLine: false)
+        #expect(tail.waitForExit() == 1)
+        #expect(tail.readRest().isEmpty)
+    }
+
+    @Test("ws tail prints binary messages as base64 and exits 0 on a clean close")
+    func tailBinary() throws {
+        let ports = try WebSocketPeer.start()
+        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", ports.url("plain", "/send?n=2&size=10&binary=1")], readyLine: false)
+        #expect(tail.waitForExit() == 0)
+        let lines = tail.readRest().split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.first.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == #"{"seq": 0, "pad": ""}"#)
+    }
+
+    @Test("ws echo echoes every message unchanged and exits 0 after the server's close", arguments: ["plain", "deflate", "client_max_window_bits"])
+    func echoChecks(config: String) throws {
+        let ports = try WebSocketPeer.start()
+        let echo = try PeerProcess(TestEnvironment.callrelay, ["ws", "echo", ports.url(config, "/check")], readyLine: false)
+        #expect(echo.waitForExit() == 0)
+    }
+
+    @Test("ws echo exits non-zero after a refused handshake, a reset, or a silent server")
+    func echoFailures() throws {
+        let ports = try WebSocketPeer.start()
+        for (path, extra) in [("/forbidden", [String]()), ("/reset", []), ("/vanish", ["--ping-interval", "0.3", "--ping-timeout", "0.3"])] {
+            let echo = try PeerProcess(TestEnvironment.callrelay, ["ws", "echo", ports.url("plain", path)] + extra, readyLine: false)
+            #expect(echo.waitForExit() == 1, "\(path)")
+        }
+    }
+}
