@@ -81,3 +81,22 @@ struct CommandLineTests {
         }
     }
 }
+
+/// The strict client conformance run of `Peers/conformance.py` (Autobahn's kinds of cases on raw
+/// sockets) against `callrelay ws echo`.
+@Suite("RFC 6455 / RFC 7692 conformance of ws echo", .timeLimit(.minutes(5)))
+struct ConformanceTests {
+    @Test("every case passes strictly", arguments: [false, true])
+    func conformance(tls: Bool) throws {
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/conformance.py").path
+        let run = try PeerProcess(
+            TestEnvironment.python,
+            [script, "--client", TestEnvironment.callrelay, "--jobs", "4"] + (tls ? ["--tls"] : []),
+            readyLine: false
+        )
+        let status = run.waitForExit()
+        let report = run.readRest()
+        #expect(status == 0, "\(report)")
+        #expect(report.contains(" passed, 0 failed"), "\(report)")
+    }
+}
