@@ -214,6 +214,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if case .open = phase, pending == nil { machine.releaseIdleResources() }
         context.flush()
         context.fireChannelReadComplete()
     }

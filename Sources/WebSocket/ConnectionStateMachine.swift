@@ -243,7 +243,8 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             return nil
         }
         if partial.compressed, deflate?.peerNoContextTakeover == true {
-            inflater = nil  // an idle connection keeps no decompressor
+            // The next message starts from an empty window; keep the memory for it while busy.
+            inflater?.reset()
         }
         if partial.isText {
             guard validator.isAtCharacterBoundary else {
@@ -347,6 +348,17 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         state = .closeSent
         return encodeClose(code, reason: reason)
     }
+
+    /// Frees the decompressor when the peer compresses every message on its own, so the next message
+    /// does not need it. Call it when a burst of reads ends: a busy connection keeps its stream, an idle
+    /// one holds none. (Our own compressor is freed after each message under no context takeover.)
+    public mutating func releaseIdleResources() {
+        guard message == nil, deflate?.peerNoContextTakeover == true else { return }
+        inflater = nil
+    }
+
+    /// Whether a decompressor is allocated right now (for memory accounting and tests).
+    public var holdsInflater: Bool { inflater != nil }
 
     /// Notes that the transport is gone; nothing further is read or sent.
     public mutating func transportClosed() {

@@ -3,7 +3,7 @@
 /// Memory is the cost to watch: zlib's compressor holds about 256 KiB and its decompressor about
 /// 40 KiB per connection while they exist. Both are created only when first needed (a message above
 /// ``compressionThreshold`` to send, a compressed message received); with no context takeover the
-/// matching one is released again after every message, so an idle connection holds neither.
+/// matching one is released when a burst of reads ends, so an idle connection holds neither.
 public struct PerMessageDeflateOptions: Sendable, Hashable {
     /// Ask the server to compress every message on its own (`server_no_context_takeover`): an idle
     /// connection then keeps no decompressor, at some cost in compression ratio.

@@ -62,6 +62,25 @@ struct DeflateTests {
         #expect(outcome.sent.count == 1)
     }
 
+    @Test("keeps no decompressor on an idle connection when the peer resets its context")
+    func idleMemory() throws {
+        for takeover in [false, true] {
+            let agreement = NegotiatedDeflate(peerNoContextTakeover: !takeover)
+            var server = WebSocketConnectionStateMachine(role: .server, deflate: agreement.mirrored)
+            var client = WebSocketConnectionStateMachine(role: .client, deflate: agreement)
+            let before = client.holdsInflater
+            #expect(!before, "nothing is allocated before the first compressed message")
+            var outcome = Outcome()
+            var frame = try server.send(.text(String(repeating: "call event ", count: 100)))
+            client.drain(&frame, into: &outcome)
+            let during = client.holdsInflater
+            #expect(outcome.messages.count == 1 && during)
+            client.releaseIdleResources()
+            let after = client.holdsInflater
+            #expect(after == takeover, "with context takeover the window must be kept")
+        }
+    }
+
     @Test("small messages go out uncompressed, larger ones compressed")
     func threshold() throws {
         var client = WebSocketConnectionStateMachine(role: .client, deflate: NegotiatedDeflate(compressionThreshold: 100))
