@@ -300,6 +300,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private func startKeepalive(context: ChannelHandlerContext) {
         guard let keepalive = configuration.keepalive else { return }
         keepaliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(keepalive.interval)) {
+            guard case .open = self.phase else { return }
             self.keepaliveTick(context: context, keepalive: keepalive)
             self.startKeepalive(context: context)
         }

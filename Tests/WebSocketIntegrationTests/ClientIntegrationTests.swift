@@ -174,14 +174,13 @@ struct ClientIntegrationTests {
         await #expect(throws: WebSocketError.handshakeTimeout) { _ = try await connect(peer.url("silent", "/"), impatient) }
     }
 
-    @Test("connects over IPv6 loopback when the host has it")
+    @Test("connects to an IPv6 literal")
     func ipv6() async throws {
-        // The peer listens on IPv4 only: this checks the URL form reaches the resolver and fails cleanly.
-        do {
-            _ = try await connect("ws://[::1]:\(unusedPort())/")
-            Issue.record("nothing listens there")
-        } catch {
-            guard case .connectFailed = error else { throw error }
-        }
+        let port = try #require(peer.ports["plain6"], "the test server could not listen on ::1")
+        let socket = try await connect("ws://[::1]:\(port)/echo")
+        try await socket.send(.text("over IPv6"))
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("over IPv6"))
+        try await socket.close()
     }
 }

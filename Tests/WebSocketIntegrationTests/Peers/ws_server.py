@@ -140,6 +140,13 @@ async def main(args):
                              ping_interval=None, max_size=2 ** 24)
         servers.append(server)
         ports[name] = server.sockets[0].getsockname()[1]
+    try:  # the same plain server on IPv6 loopback, where the host has it
+        server6 = await serve(handler, "::1", 0, compression=None, extensions=[], process_request=refuse,
+                              ping_interval=None, max_size=2 ** 24)
+        servers.append(server6)
+        ports["plain6"] = server6.sockets[0].getsockname()[1]
+    except OSError:
+        pass
     ca = None
     if args.ca_out:
         ca = os.path.abspath(args.ca_out)

@@ -1,0 +1,81 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import WebSocket
+
+/// The sender: answers the upgrade, then writes the same pre-framed chunk over and over, as fast as
+/// the socket takes it. Sending costs it almost nothing (no framing, no compression per message);
+/// with TLS it must encrypt, which is why it runs in a process of its own.
+final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let chunk: ByteBuffer
+    let compressed: Bool
+    var request = ByteBuffer()
+    var upgraded = false
+
+    init(chunk: ByteBuffer, compressed: Bool) {
+        self.chunk = chunk
+        self.compressed = compressed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !upgraded else { return }  // whatever the client sends later is ignored
+        var bytes = unwrapInboundIn(data)
+        request.writeBuffer(&bytes)
+        let text = String(buffer: request)
+        guard text.contains("\r\n\r\n") else { return }
+        upgraded = true
+        let key = text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }
+            .map { $0.dropFirst("sec-websocket-key:".count).trimmingCharacters(in: .whitespaces) } ?? ""
+        var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        response += "Sec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: key))\r\n"
+        if compressed {
+            response += "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
+        }
+        response += "\r\n"
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        let loop = context.eventLoop.assumeIsolated()
+        for _ in 0..<4 { blast(context: context, loop: loop) }
+    }
+
+    private func blast(context: ChannelHandlerContext, loop: NIOIsolatedEventLoop) {
+        guard context.channel.isActive else { return }
+        context.writeAndFlush(wrapOutboundOut(chunk)).assumeIsolated().whenSuccess {
+            self.blast(context: context, loop: loop)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+enum Blaster {
+    /// Serves until killed; prints the port first.
+    static func serve(compressed: Bool, certificate: String?, key: String?) async throws {
+        let chunk = Workload.frames(count: 64, compressed: compressed)
+        var tls: NIOSSLContext?
+        if let certificate, let key {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            )
+            tls = try NIOSSLContext(configuration: configuration)
+        }
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [tls] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addHandler(BlastHandler(chunk: chunk, compressed: compressed))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        print(server.localAddress?.port ?? 0)
+        fflushStandardOutput()
+        try await server.closeFuture.get()
+    }
+}

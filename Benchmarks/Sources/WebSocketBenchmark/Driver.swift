@@ -1,0 +1,98 @@
+import Foundation
+
+/// Runs the matrix (plain and TLS, with and without compression) and prints a Markdown table.
+enum Driver {
+    struct Config {
+        var name: String
+        var tls: Bool
+        var compressed: Bool
+    }
+
+    static let configs = [
+        Config(name: "ws://", tls: false, compressed: false),
+        Config(name: "ws:// + permessage-deflate", tls: false, compressed: true),
+        Config(name: "wss://", tls: true, compressed: false),
+        Config(name: "wss:// + permessage-deflate", tls: true, compressed: true),
+    ]
+
+    static func run(messages: Int, repeats: Int) throws {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        try shell(
+            "/usr/bin/openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate]
+        )
+        print("Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both.\n")
+        print("| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for config in configs {
+            var serverArguments = ["serve"]
+            if config.compressed { serverArguments.append("--compressed") }
+            if config.tls { serverArguments += ["--certificate", certificate, "--key", key] }
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: me)
+            server.arguments = serverArguments
+            let pipe = Pipe()
+            server.standardOutput = pipe
+            try server.run()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            guard let port = readLine(from: pipe).flatMap(Int.init) else { throw BenchmarkError("the sender did not start") }
+            var ours: [ReceiveResult] = []
+            var theirs: [ReceiveResult] = []
+            for round in 0..<repeats {
+                // Alternate who goes first, so neither always meets a warm or a cold sender.
+                let order = round % 2 == 0 ? ["callrelay", "swift-websocket"] : ["swift-websocket", "callrelay"]
+                for implementation in order {
+                    var receive = ["receive", "--impl", implementation, "--port", "\(port)", "--messages", "\(messages)"]
+                    if config.compressed { receive.append("--compressed") }
+                    if config.tls { receive += ["--ca", certificate] }
+                    let output = try shell(me, receive)
+                    let result = try JSONDecoder().decode(ReceiveResult.self, from: Data(output.utf8))
+                    if implementation == "callrelay" { ours.append(result) } else { theirs.append(result) }
+                }
+            }
+            let a = median(ours)
+            let b = median(theirs)
+            print(
+                "| \(config.name) | \(Int(a.rate)) | \(Int(b.rate)) | \(String(format: "%.2f", a.rate / b.rate))× | "
+                    + "\(String(format: "%.2f", a.cpuMicrosecondsPerMessage)) / \(String(format: "%.2f", b.cpuMicrosecondsPerMessage)) | "
+                    + "\(String(format: "%.1f", Double(a.peakResidentKiB) / 1024)) / \(String(format: "%.1f", Double(b.peakResidentKiB) / 1024)) |"
+            )
+        }
+    }
+
+    static func median(_ results: [ReceiveResult]) -> ReceiveResult {
+        results.sorted { $0.rate < $1.rate }[results.count / 2]
+    }
+
+    static func readLine(from pipe: Pipe) -> String? {
+        var data = Data()
+        while true {
+            let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0A]) { break }
+            data.append(byte)
+        }
+        return data.isEmpty ? nil : String(decoding: data, as: UTF8.self)
+    }
+
+    @discardableResult
+    static func shell(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        try? pipe.fileHandleForWriting.close()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BenchmarkError("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

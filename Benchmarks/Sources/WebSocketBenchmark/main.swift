@@ -1,0 +1,46 @@
+import Foundation
+
+// websocket-benchmark: receive rate of 1 KiB JSON text messages, callrelay's WebSocket client against
+// hummingbird-project/swift-websocket's WSClient on the same local stream.
+//
+//   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
+//
+// The driver starts the sender and every receive run as processes of their own, so each run's CPU
+// time and peak memory are its own.
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+func flag(_ name: String) -> Bool { arguments.contains(name) }
+
+do {
+    switch arguments.first {
+    case "serve":
+        try await Blaster.serve(compressed: flag("--compressed"), certificate: option("--certificate"), key: option("--key"))
+    case "receive":
+        guard let port = option("--port").flatMap(Int.init), let count = option("--messages").flatMap(Int.init) else {
+            throw BenchmarkError("receive needs --port and --messages")
+        }
+        let result: ReceiveResult
+        if option("--impl") == "swift-websocket" {
+            result = try await SwiftWebSocketReceiver.run(port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
+        } else {
+            result = try await CallRelayReceiver.run(port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
+        }
+        print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        fflushStandardOutput()
+        exit(0)
+    default:
+        try Driver.run(
+            messages: option("--messages").flatMap(Int.init) ?? 300_000,
+            repeats: option("--repeat").flatMap(Int.init) ?? 3
+        )
+    }
+} catch {
+    FileHandle.standardError.write(Data("websocket-benchmark: \(error)\n".utf8))
+    exit(1)
+}
