@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "callrelay", targets: ["CallRelayCLI"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "Xelion", targets: ["Xelion"]),
+        .library(name: "Relay", targets: ["Relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -20,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The system zlib, for permessage-deflate (RFC 7692).
@@ -37,11 +42,42 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The Xelion PBX: REST session, socket messages, lenient call-event decoding.
+        .target(
+            name: "Xelion",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The daemon: configuration, tenant sources that reconnect forever, gaps, dead letters.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "WebSocket",
+                "Xelion",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `callrelay`: a thin command line over the libraries.
         .executableTarget(
             name: "CallRelayCLI",
             dependencies: [
                 "WebSocket",
+                "Xelion",
+                "Relay",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -58,10 +94,29 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Starting and stopping the Python peers, for the integration tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay", "Xelion"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RelayIntegrationTests",
+            dependencies: [
+                "Relay", "Xelion", "WebSocket", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WebSocketIntegrationTests",
             dependencies: [
-                "WebSocket",
+                "WebSocket", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

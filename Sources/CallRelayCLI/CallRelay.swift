@@ -6,6 +6,6 @@ struct CallRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callrelay",
         abstract: "Relays PBX call events to CRMs and log streams.",
-        subcommands: [WebSocketCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, GapsCommand.self, WebSocketCommand.self]
     )
 }

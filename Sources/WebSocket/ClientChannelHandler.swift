@@ -53,6 +53,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// Bytes of a frame that has not fully arrived.
     private var pending: ByteBuffer?
+    /// Messages decoded from the current read, not yet handed to the consumer.
+    private var batch: [WebSocketMessage] = []
     /// The first way the connection ended, which is what the application is told.
     private var outcome: Result<WebSocketCloseFrame, WebSocketError>?
     private var transportError: WebSocketError?
@@ -187,10 +189,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             case .needMoreData:
                 break loop
             case .deliver(let message):
-                switch source.yield(message) {
-                case .stopProducing: readPaused = true
-                case .produceMore, .dropped: break
-                }
+                batch.append(message)
             case .send(let reply):
                 context.write(wrapOutboundOut(reply), promise: nil)
             case .pongReceived:
@@ -211,6 +210,18 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             if buffer.readerIndex > 64 * 1024 { buffer.discardReadBytes() }
             pending = buffer
         }
+        deliverBatch()
+    }
+
+    /// Hands the messages of one read to the consumer at once: one lock and at most one wake-up of
+    /// the consuming task per read, not one per message.
+    private func deliverBatch() {
+        guard !batch.isEmpty else { return }
+        switch source.yield(contentsOf: batch) {
+        case .stopProducing: readPaused = true
+        case .produceMore, .dropped: break
+        }
+        batch.removeAll(keepingCapacity: true)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

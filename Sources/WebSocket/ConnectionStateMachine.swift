@@ -70,6 +70,8 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
     private var validatedPrefix = 0
     private var inflater: Inflater?
     private var deflater: Deflater?
+    /// Output space for inflating, reused from one compressed text message to the next.
+    private var inflateBuffer = ByteBuffer()
 
     public init(role: WebSocketRole, limits: Limits = Limits(), deflate: NegotiatedDeflate? = nil) {
         self.role = role
@@ -177,7 +179,7 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         case .text where header.fin && !header.rsv1:
             // The common case, a whole text message in one frame: one validating pass makes the String.
             if prefix == 0 {
-                guard let text = payload.withUnsafeReadableBytes({ String(validating: $0, as: UTF8.self) }) else {
+                guard let text = payload.withUnsafeReadableBytes({ String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }) else {
                     return fail(.invalidPayload, "invalid UTF-8 in a text message")
                 }
                 return .deliver(.text(text))
@@ -194,18 +196,28 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             return .deliver(.binary(payload))
         case .text, .binary:
             if header.opcode == .text && prefix == 0 { validator = UTF8Validator() }
-            message = PartialMessage(
-                isText: header.opcode == .text,
-                compressed: header.rsv1,
-                data: allocator.buffer(capacity: header.rsv1 ? payload.readableBytes * 2 : payload.readableBytes)
-            )
-            return append(payload, fin: header.fin, validatedPrefix: prefix)
+            var data: ByteBuffer
+            if header.rsv1 {
+                // Inflate into the buffer kept from the last compressed message: no allocation per message.
+                data = inflateBuffer
+                inflateBuffer = ByteBuffer()
+                data.clear()
+                data.reserveCapacity(minimumWritableBytes: payload.readableBytes * 4)
+            } else {
+                data = allocator.buffer(capacity: payload.readableBytes)
+            }
+            message = PartialMessage(isText: header.opcode == .text, compressed: header.rsv1, data: data)
+            return append(payload, fin: header.fin, validatedPrefix: prefix, wholeMessage: header.fin)
         case .continuation:
             return append(payload, fin: header.fin, validatedPrefix: prefix)
         }
     }
 
-    private mutating func append(_ payload: ByteBuffer, fin: Bool, validatedPrefix prefix: Int) -> ReadAction? {
+    /// `wholeMessage`: this frame is the entire message, so text can be validated once at the end
+    /// instead of incrementally (nothing arrives after it that fail-fast could save).
+    private mutating func append(_ payload: ByteBuffer, fin: Bool, validatedPrefix prefix: Int, wholeMessage: Bool = false)
+        -> ReadAction?
+    {
         guard var partial = message else { return fail(.protocolError, "continuation frame without a message") }
         message = nil  // keep `partial.data` uniquely referenced while it grows
         let before = partial.data.writerIndex
@@ -223,7 +235,7 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             } catch {
                 return fail(.protocolError, "the compressed message is corrupt")
             }
-            if partial.isText {
+            if partial.isText && !wholeMessage {
                 let ok = partial.data.withUnsafeReadableBytes { bytes in
                     validator.feed(UnsafeRawBufferPointer(rebasing: bytes[(before - partial.data.readerIndex)...]))
                 }
@@ -246,13 +258,18 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             // The next message starts from an empty window; keep the memory for it while busy.
             inflater?.reset()
         }
-        if partial.isText {
-            guard validator.isAtCharacterBoundary else {
-                return fail(.invalidPayload, "text message ends inside a UTF-8 sequence")
-            }
-            return .deliver(.text(String(buffer: partial.data)))
+        guard partial.isText else { return .deliver(.binary(partial.data)) }
+        let text: String?
+        if wholeMessage && partial.compressed {
+            text = partial.data.withUnsafeReadableBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }
+        } else {
+            text = validator.isAtCharacterBoundary ? String(buffer: partial.data) : nil
         }
-        return .deliver(.binary(partial.data))
+        if partial.compressed {
+            inflateBuffer = partial.data  // its capacity serves the next compressed message
+        }
+        guard let text else { return fail(.invalidPayload, "invalid UTF-8 in a text message") }
+        return .deliver(.text(text))
     }
 
     private mutating func receivedClose(_ payload: ByteBuffer) -> ReadAction {
@@ -353,7 +370,9 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
     /// does not need it. Call it when a burst of reads ends: a busy connection keeps its stream, an idle
     /// one holds none. (Our own compressor is freed after each message under no context takeover.)
     public mutating func releaseIdleResources() {
-        guard message == nil, deflate?.peerNoContextTakeover == true else { return }
+        guard message == nil else { return }
+        inflateBuffer = ByteBuffer()
+        guard deflate?.peerNoContextTakeover == true else { return }
         inflater = nil
     }
 

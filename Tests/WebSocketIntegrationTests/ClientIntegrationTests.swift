@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -8,7 +9,7 @@ import WebSocket
 struct ClientIntegrationTests {
     let peer: WebSocketPeer.Ports
 
-    init() throws { peer = try WebSocketPeer.start() }
+    init() async throws { peer = try await offThread { try WebSocketPeer.start() } }
 
     func connect(_ url: String, _ configuration: WebSocketClientConfiguration = .init()) async throws(WebSocketError) -> WebSocketConnection {
         try await WebSocketClient.connect(to: url, configuration: configuration)

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 
@@ -5,10 +6,10 @@ import Testing
 @Suite("callrelay ws", .timeLimit(.minutes(2)))
 struct CommandLineTests {
     /// Starts `../shared/peer/xelion_peer.py` on free loopback ports and logs in to get a socket URL.
-    static func xelionSocketURL() throws -> (peer: PeerProcess, url: String, ca: String) {
+    static func xelionSocketURL() async throws -> (peer: PeerProcess, url: String, ca: String) {
         let directory = TestEnvironment.temporaryDirectory()
         let ca = directory.appendingPathComponent("peer-ca.pem").path
-        let peer = try PeerProcess(
+        let peer = try await PeerProcess.launch(
             TestEnvironment.python,
             [
                 TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
@@ -29,55 +30,55 @@ struct CommandLineTests {
             token = post("me/login", {"userName": "admin", "password": "secret", "userSpace": "callrelay-test"})["authentication"]
             print(post("me/websocket", token=token)["object"])
             """
-        let helper = try PeerProcess(TestEnvironment.python, ["-c", login, rest, ca], readyLine: false)
-        let url = try helper.readLine()
-        #expect(helper.waitForExit() == 0)
+        let helper = try await PeerProcess.launch(TestEnvironment.python, ["-c", login, rest, ca], readyLine: false)
+        let url = try await helper.line()
+        #expect(await helper.exitStatus() == 0)
         return (peer, url, ca)
     }
 
     @Test("ws tail shows the Xelion peer's echo of a test message over wss:// with the peer's CA")
-    func tailXelionPeer() throws {
-        let (peer, url, ca) = try Self.xelionSocketURL()
+    func tailXelionPeer() async throws {
+        let (peer, url, ca) = try await Self.xelionSocketURL()
         defer { peer.stop() }
         #expect(url.hasPrefix("wss://"))
-        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", url, "--ca-file", ca, "--send", #"{"messageType":"test"}"#], readyLine: false)
-        #expect(try tail.readLine() == #"{"messageType":"test"}"#)
+        let tail = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "tail", url, "--ca-file", ca, "--send", #"{"messageType":"test"}"#], readyLine: false)
+        #expect(try await tail.line() == #"{"messageType":"test"}"#)
         tail.interrupt()  // Ctrl-C: close with 1000 and exit 0
-        #expect(tail.waitForExit() == 0)
+        #expect(await tail.exitStatus() == 0)
     }
 
     @Test("ws tail refuses the Xelion peer without its CA")
-    func tailWithoutCA() throws {
-        let (peer, url, _) = try Self.xelionSocketURL()
+    func tailWithoutCA() async throws {
+        let (peer, url, _) = try await Self.xelionSocketURL()
         defer { peer.stop() }
-        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", url], readyLine: false)
-        #expect(tail.waitForExit() == 1)
-        #expect(tail.readRest().isEmpty)
+        let tail = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "tail", url], readyLine: false)
+        #expect(await tail.exitStatus() == 1)
+        #expect(await tail.rest().isEmpty)
     }
 
     @Test("ws tail prints binary messages as base64 and exits 0 on a clean close")
-    func tailBinary() throws {
-        let ports = try WebSocketPeer.start()
-        let tail = try PeerProcess(TestEnvironment.callrelay, ["ws", "tail", ports.url("plain", "/send?n=2&size=10&binary=1")], readyLine: false)
-        #expect(tail.waitForExit() == 0)
-        let lines = tail.readRest().split(separator: "\n").map(String.init)
+    func tailBinary() async throws {
+        let ports = try await offThread { try WebSocketPeer.start() }
+        let tail = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "tail", ports.url("plain", "/send?n=2&size=10&binary=1")], readyLine: false)
+        #expect(await tail.exitStatus() == 0)
+        let lines = await tail.rest().split(separator: "\n").map(String.init)
         #expect(lines.count == 2)
         #expect(lines.first.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == #"{"seq": 0, "pad": ""}"#)
     }
 
     @Test("ws echo echoes every message unchanged and exits 0 after the server's close", arguments: ["plain", "deflate", "client_max_window_bits"])
-    func echoChecks(config: String) throws {
-        let ports = try WebSocketPeer.start()
-        let echo = try PeerProcess(TestEnvironment.callrelay, ["ws", "echo", ports.url(config, "/check")], readyLine: false)
-        #expect(echo.waitForExit() == 0)
+    func echoChecks(config: String) async throws {
+        let ports = try await offThread { try WebSocketPeer.start() }
+        let echo = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "echo", ports.url(config, "/check")], readyLine: false)
+        #expect(await echo.exitStatus() == 0)
     }
 
     @Test("ws echo exits non-zero after a refused handshake, a reset, or a silent server")
-    func echoFailures() throws {
-        let ports = try WebSocketPeer.start()
+    func echoFailures() async throws {
+        let ports = try await offThread { try WebSocketPeer.start() }
         for (path, extra) in [("/forbidden", [String]()), ("/reset", []), ("/vanish", ["--ping-interval", "0.3", "--ping-timeout", "0.3"])] {
-            let echo = try PeerProcess(TestEnvironment.callrelay, ["ws", "echo", ports.url("plain", path)] + extra, readyLine: false)
-            #expect(echo.waitForExit() == 1, "\(path)")
+            let echo = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "echo", ports.url("plain", path)] + extra, readyLine: false)
+            #expect(await echo.exitStatus() == 1, "\(path)")
         }
     }
 }
@@ -87,15 +88,15 @@ struct CommandLineTests {
 @Suite("RFC 6455 / RFC 7692 conformance of ws echo", .timeLimit(.minutes(5)))
 struct ConformanceTests {
     @Test("every case passes strictly", arguments: [false, true])
-    func conformance(tls: Bool) throws {
+    func conformance(tls: Bool) async throws {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/conformance.py").path
-        let run = try PeerProcess(
+        let run = try await PeerProcess.launch(
             TestEnvironment.python,
             [script, "--client", TestEnvironment.callrelay, "--jobs", "4"] + (tls ? ["--tls"] : []),
             readyLine: false
         )
-        let status = run.waitForExit()
-        let report = run.readRest()
+        let status = await run.exitStatus()
+        let report = await run.rest()
         #expect(status == 0, "\(report)")
         #expect(report.contains(" passed, 0 failed"), "\(report)")
     }

@@ -74,8 +74,7 @@ enum Blaster {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        print(server.localAddress?.port ?? 0)
-        fflushStandardOutput()
+        emitLine("\(server.localAddress?.port ?? 0)")
         try await server.closeFuture.get()
     }
 }

@@ -39,7 +39,7 @@ enum SwiftWebSocketReceiver {
                 }
             }
         }
-        try? await client.run()
+        _ = try? await client.run()
         guard let result = outcome.withLockedValue({ $0 }) else { throw BenchmarkError("the stream ended early") }
         return result
     }

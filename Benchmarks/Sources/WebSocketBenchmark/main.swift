@@ -31,8 +31,7 @@ do {
         } else {
             result = try await CallRelayReceiver.run(port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
         }
-        print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
-        fflushStandardOutput()
+        emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
     default:
         try Driver.run(

@@ -158,25 +158,13 @@ async def main(args):
     silent = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
     ports["silent"] = silent.sockets[0].getsockname()[1]
     print(json.dumps({"ports": ports, "ca": ca}), flush=True)
-    # Stop when the test that started us goes away.
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    await reader.read()
-
-
-def die_with_parent():
-    """Linux: end when the test process that started us ends, however it ends."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    # Stop when the test process that started us is gone (we are re-parented), however it ended.
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
 
 
 if __name__ == "__main__":
-    die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ca-out", help="serve TLS too, writing the test CA certificate here")
     asyncio.run(main(parser.parse_args()))

@@ -1,22 +1,21 @@
 import Foundation
-import Testing
 
 /// Where the repository and its test tooling are, found from this file's own path.
-enum TestEnvironment {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public enum TestEnvironment {
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
     /// The Python with the peers' requirements: `CALLRELAY_PYTHON`, or the `.venv` that
     /// `scripts/test` makes.
-    static var python: String {
+    public static var python: String {
         ProcessInfo.processInfo.environment["CALLRELAY_PYTHON"] ?? repositoryRoot.appendingPathComponent(".venv/bin/python").path
     }
 
     /// `../shared/peer`, beside the repository.
-    static let sharedPeers = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/peer")
+    public static let sharedPeers = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/peer")
 
     /// The `callrelay` binary built next to the test bundle.
-    static var callrelay: String {
+    public static var callrelay: String {
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
             let path = candidate.appendingPathComponent("callrelay").path
@@ -25,26 +24,27 @@ enum TestEnvironment {
         return repositoryRoot.appendingPathComponent(".build/debug/callrelay").path
     }
 
-    static func temporaryDirectory() -> URL {
+    public static func temporaryDirectory() -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-tests-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 }
 
-struct PeerError: Error, CustomStringConvertible {
-    var description: String
+public struct PeerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A child process whose first line of output is a JSON object announcing it is ready. Its stdin is
 /// a pipe we hold, so it also ends if the test process dies.
-final class PeerProcess: @unchecked Sendable {
-    let process = Process()
+public final class PeerProcess: @unchecked Sendable {
+    public let process = Process()
     private let stdin = Pipe()
     private let stdout = Pipe()
-    private(set) var ready: [String: Any] = [:]
+    public private(set) var ready: [String: Any] = [:]
 
-    init(_ executable: String, _ arguments: [String], readyLine: Bool = true) throws {
+    public init(_ executable: String, _ arguments: [String], readyLine: Bool = true) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw PeerError(description: "\(executable) is missing: run scripts/test, or set CALLRELAY_PYTHON to a Python with ../shared/peer/requirements.txt")
         }
@@ -66,7 +66,7 @@ final class PeerProcess: @unchecked Sendable {
     }
 
     /// Reads one line of the child's stdout (blocking this thread, not an event loop).
-    func readLine() throws -> String {
+    public func readLine() throws -> String {
         var data = Data()
         while true {
             let byte = stdout.fileHandleForReading.readData(ofLength: 1)
@@ -80,7 +80,7 @@ final class PeerProcess: @unchecked Sendable {
 
     /// What is left in stdout once the process has exited. Reads without blocking: a process
     /// started later may have inherited the pipe, so EOF may never come.
-    func readRest() -> String {
+    public func readRest() -> String {
         process.waitUntilExit()
         let descriptor = stdout.fileHandleForReading.fileDescriptor
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
@@ -95,16 +95,16 @@ final class PeerProcess: @unchecked Sendable {
     }
 
     /// SIGINT, as Ctrl-C sends it.
-    func interrupt() { kill(process.processIdentifier, SIGINT) }
+    public func interrupt() { kill(process.processIdentifier, SIGINT) }
 
-    func waitForExit() -> Int32 {
+    public func waitForExit() -> Int32 {
         process.waitUntilExit()
         return process.terminationStatus
     }
 
     /// Ends the process for sure: children inherit the test runner's blocked signals, so SIGTERM
     /// may never arrive; SIGKILL cannot be blocked.
-    func stop() {
+    public func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -113,37 +113,8 @@ final class PeerProcess: @unchecked Sendable {
     deinit { stop() }
 }
 
-/// The `websockets`-package server of `Peers/ws_server.py`, started once for the whole run.
-enum WebSocketPeer {
-    struct Ports: Sendable {
-        var ports: [String: Int]
-        var caFile: String
-        func url(_ config: String, _ path: String, secure: Bool = false, host: String = "127.0.0.1") -> String {
-            "\(secure ? "wss" : "ws")://\(host):\(ports[config] ?? 0)\(path)"
-        }
-    }
-
-    private static let shared: Result<(PeerProcess, Ports), PeerError> = {
-        do {
-            let directory = TestEnvironment.temporaryDirectory()
-            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/ws_server.py").path
-            let peer = try PeerProcess(TestEnvironment.python, [script, "--ca-out", directory.appendingPathComponent("ca.pem").path])
-            guard let ports = peer.ready["ports"] as? [String: Int], let ca = peer.ready["ca"] as? String else {
-                throw PeerError(description: "bad ready line \(peer.ready)")
-            }
-            return .success((peer, Ports(ports: ports, caFile: ca)))
-        } catch let error as PeerError {
-            return .failure(error)
-        } catch {
-            return .failure(PeerError(description: "\(error)"))
-        }
-    }()
-
-    static func start() throws -> Ports { try shared.get().1 }
-}
-
 /// A loopback port nothing listens on, by binding one and letting it go.
-func unusedPort() -> Int {
+public func unusedPort() -> Int {
     let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socket) }
     var address = sockaddr_in()
@@ -154,4 +125,26 @@ func unusedPort() -> Int {
     _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs blocking work (reading a pipe, waiting for a child) on a thread of its own, never on one of
+/// the few threads Swift concurrency runs every test task on.
+public func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+extension PeerProcess {
+    /// Starts a process and reads its ready line without blocking a concurrency thread.
+    public static func launch(_ executable: String, _ arguments: [String], readyLine: Bool = true) async throws -> PeerProcess {
+        try await offThread { try PeerProcess(executable, arguments, readyLine: readyLine) }
+    }
+
+    public func line() async throws -> String { try await offThread { try self.readLine() } }
+
+    public func exitStatus() async -> Int32 { (try? await offThread { self.waitForExit() }) ?? -1 }
+
+    public func rest() async -> String { (try? await offThread { self.readRest() }) ?? "" }
 }

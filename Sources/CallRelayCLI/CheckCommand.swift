@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Relay
+
+/// `callrelay check --config FILE`: validates a configuration without connecting anywhere.
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check a configuration file: every problem with its file, line, key and reason."
+    )
+
+    @Option(name: .customLong("config"), help: "The YAML configuration file.")
+    var config: String
+
+    func run() async throws {
+        let configuration = try loadConfiguration(config)
+        let names = configuration.tenants.map(\.name).joined(separator: ", ")
+        print("\(config): OK, \(configuration.tenants.count) tenant\(configuration.tenants.count == 1 ? "" : "s") (\(names)), data in \(configuration.dataDirectory.path)")
+    }
+}
+
+/// Loads a configuration, or prints every problem on stderr and exits 1.
+func loadConfiguration(_ path: String) throws -> RelayConfiguration {
+    do {
+        return try ConfigurationLoader().load(file: path)
+    } catch {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,329 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOConcurrencyHelpers
+import WebSocket
+import Xelion
+
+/// A call event as a tenant's source hands it downstream.
+public struct TenantEvent: Sendable, Equatable {
+    public var tenant: String
+    public var receivedAt: Date
+    public var event: XelionCallEvent
+
+    public init(tenant: String, receivedAt: Date, event: XelionCallEvent) {
+        self.tenant = tenant
+        self.receivedAt = receivedAt
+        self.event = event
+    }
+}
+
+/// How one tenant's source connects and how patiently it retries.
+public struct TenantSourceConfiguration: Sendable {
+    public var tenant: String
+    public var credentials: XelionCredentials
+    /// Notification types subscribed after every connect.
+    public var events: [String]
+    public var socket: WebSocketClientConfiguration
+    public var backoff: Backoff
+    /// The wait after an error an operator must fix (wrong password, disabled account): long, so the
+    /// PBX is never hammered into locking the account.
+    public var operatorRetry: Duration
+    /// A connection that lived this long was healthy: the next failure starts the backoff afresh.
+    public var healthyAfter: Duration
+    /// How often `{"messageType":"test"}` is sent, and how long its echo may take.
+    public var livenessInterval: Duration
+    public var livenessTimeout: Duration
+
+    public init(
+        tenant: String,
+        credentials: XelionCredentials,
+        events: [String] = XelionCallEventType.allCases.map(\.rawValue),
+        caFile: String? = nil,
+        backoff: Backoff = Backoff(),
+        operatorRetry: Duration = .seconds(300),
+        healthyAfter: Duration = .seconds(60),
+        livenessInterval: Duration = .seconds(30),
+        livenessTimeout: Duration = .seconds(10)
+    ) {
+        self.tenant = tenant
+        self.credentials = credentials
+        self.events = events
+        // Lean on memory: the PBX resets its compressor per message, so an idle tenant keeps no zlib
+        // state; our own messages are tiny and go out uncompressed.
+        self.socket = WebSocketClientConfiguration(
+            compression: PerMessageDeflateOptions(serverNoContextTakeover: true, clientNoContextTakeover: true),
+            caFile: caFile,
+            inboundBufferMessages: 256
+        )
+        self.backoff = backoff
+        self.operatorRetry = operatorRetry
+        self.healthyAfter = healthyAfter
+        self.livenessInterval = livenessInterval
+        self.livenessTimeout = livenessTimeout
+    }
+}
+
+/// What a tenant's source has done so far, for status output and tests.
+public struct TenantStatus: Sendable, Equatable {
+    public enum State: String, Sendable { case starting, connecting, subscribed, waiting, stopped }
+    public var state: State = .starting
+    public var events = 0
+    public var unknownNotifications = 0
+    public var malformed = 0
+    public var connections = 0
+    public var drops = 0
+    public var gaps = 0
+    public var lastError: String?
+}
+
+/// One tenant's connection to its PBX, held forever: log in, fetch a fresh socket URL, connect,
+/// subscribe, read; on any loss record the gap, wait (capped exponential backoff with full jitter)
+/// and do it again. Cancelling the task that runs ``run()`` closes the socket with 1001 and logs out.
+public final class XelionTenantSource: Sendable {
+    public let configuration: TenantSourceConfiguration
+    public let session: XelionSession
+    private let gaps: GapLog
+    private let deadLetters: DeadLetterFile
+    private let logger: Logger
+    private let emit: @Sendable (TenantEvent) async -> Void
+    private let statusBox = NIOLockedValueBox(TenantStatus())
+
+    public init(
+        configuration: TenantSourceConfiguration,
+        session: XelionSession,
+        gaps: GapLog,
+        deadLetters: DeadLetterFile,
+        logger: Logger,
+        emit: @escaping @Sendable (TenantEvent) async -> Void
+    ) {
+        self.configuration = configuration
+        self.session = session
+        self.gaps = gaps
+        self.deadLetters = deadLetters
+        var logger = logger
+        logger[metadataKey: "tenant"] = "\(configuration.tenant)"
+        self.logger = logger
+        self.emit = emit
+    }
+
+    public var status: TenantStatus { statusBox.withLockedValue { $0 } }
+
+    private func update(_ change: (inout TenantStatus) -> Void) { statusBox.withLockedValue(change) }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        var backoff = configuration.backoff
+        var gapStart: Date?
+        var gapCause = ""
+        while !Task.isCancelled {
+            update { $0.state = .connecting }
+            var connectedAt: Date?
+            var lastAlive: Date?
+            let cause: Cause
+            do {
+                let url = try await session.websocketURL()
+                let socket = try await WebSocketClient.connect(to: url, configuration: configuration.socket, logger: logger)
+                for type in configuration.events {
+                    try await socket.send(.text(XelionSocketRequest.subscribe(type)))
+                }
+                let now = Date()
+                connectedAt = now
+                lastAlive = now
+                update {
+                    $0.state = .subscribed
+                    $0.connections += 1
+                }
+                logger.info("subscribed", metadata: ["events": "\(configuration.events.joined(separator: ","))"])
+                if let start = gapStart {
+                    await recordGap(Gap(tenant: configuration.tenant, start: start, end: now, cause: gapCause))
+                    gapStart = nil
+                }
+                cause = await serve(socket, lastAlive: &lastAlive)
+            } catch let error as XelionError {
+                cause = .pbx(error)
+            } catch let error as WebSocketError {
+                cause = .socket(error)
+            } catch {
+                cause = .other("\(error)")
+            }
+            if Task.isCancelled { break }
+
+            if let connectedAt {
+                update { $0.drops += 1 }
+                // The PBX does not replay: everything from the last sign of life to the next
+                // subscription may be missing.
+                if gapStart == nil {
+                    gapStart = lastAlive ?? connectedAt
+                    gapCause = cause.description
+                }
+                if Date().timeIntervalSince(connectedAt) >= configuration.healthyAfter.seconds { backoff.reset() }
+            }
+            let wait: Duration
+            switch cause {
+            case .pbx(let error) where error.needsOperator:
+                wait = configuration.operatorRetry
+                logger.error("the PBX refused this tenant; an operator must act", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+            case .pbx(.tooManyRequests(let retryAfter)):
+                wait = max(retryAfter ?? .zero, backoff.next())
+                logger.warning("the PBX asks us to slow down", metadata: ["retry_in": "\(wait)"])
+            default:
+                wait = backoff.next()
+                logger.warning(
+                    connectedAt == nil ? "could not connect" : "connection lost",
+                    metadata: ["cause": "\(cause)", "retry_in": "\(wait)"]
+                )
+            }
+            update {
+                $0.state = .waiting
+                $0.lastError = cause.description
+            }
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                break
+            }
+        }
+        update { $0.state = .stopped }
+        // Log out outside the cancelled task, so the request is not cancelled with it.
+        let session = self.session
+        await Task { await session.logout() }.value
+    }
+
+    /// Why a connection ended or could not be made.
+    enum Cause: CustomStringConvertible {
+        case closed(WebSocketCloseFrame)
+        case socket(WebSocketError)
+        case pbx(XelionError)
+        case livenessTimeout(Duration)
+        case other(String)
+        case shutdown
+
+        var description: String {
+            switch self {
+            case .closed(let frame): return "the PBX closed the socket with \(frame)"
+            case .socket(let error): return "\(error)"
+            case .pbx(let error): return "\(error)"
+            case .livenessTimeout(let timeout): return "no echo of the liveness check within \(timeout)"
+            case .other(let reason): return reason
+            case .shutdown: return "shutting down"
+            }
+        }
+    }
+
+    /// Reads one connection until it ends, with the liveness check and session renewal beside it.
+    private func serve(_ socket: WebSocketConnection, lastAlive: inout Date?) async -> Cause {
+        let alive = NIOLockedValueBox<Date>(Date())
+        let cause = await withTaskGroup(of: Cause?.self) { group in
+            group.addTask {
+                do {
+                    for try await message in socket.messages {
+                        await self.handle(message, alive: alive)
+                    }
+                    return .closed(try await socket.closeResult)
+                } catch {
+                    if Task.isCancelled { return .shutdown }
+                    return (error as? WebSocketError).map(Cause.socket) ?? .other("\(error)")
+                }
+            }
+            group.addTask {
+                while true {
+                    do { try await Task.sleep(for: self.configuration.livenessInterval) } catch { return nil }
+                    let sentAt = Date()
+                    try? await socket.send(.text(XelionSocketRequest.liveness))
+                    do { try await Task.sleep(for: self.configuration.livenessTimeout) } catch { return nil }
+                    if alive.withLockedValue({ $0 }) < sentAt {
+                        // The socket may look alive (a proxy answering pings) while the PBX is gone.
+                        _ = try? await socket.close(code: .goingAway, reason: "no answer to the liveness check")
+                        return .livenessTimeout(self.configuration.livenessTimeout)
+                    }
+                }
+            }
+            group.addTask {
+                await self.keepSessionFresh()
+                return nil
+            }
+            var result: Cause = .shutdown
+            for await finished in group {
+                if let finished {
+                    result = finished
+                    break
+                }
+            }
+            group.cancelAll()
+            return result
+        }
+        lastAlive = alive.withLockedValue { $0 }
+        if Task.isCancelled {
+            // Shutting down: the cancelled message stream already sent close 1001; let it finish.
+            _ = try? await socket.close(code: .goingAway, reason: "relay shutting down")
+            return .shutdown
+        }
+        return cause
+    }
+
+    /// Renews the REST session before it expires, for as long as the socket lives.
+    private func keepSessionFresh() async {
+        while !Task.isCancelled {
+            let due = await session.renewalDate ?? Date().addingTimeInterval(600)
+            let wait = max(due.timeIntervalSinceNow, 1)
+            do { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) } catch { return }
+            do {
+                try await session.refreshIfDue()
+            } catch {
+                logger.warning("could not renew the PBX session", metadata: ["error": "\(error)"])
+                do { try await Task.sleep(for: .seconds(30)) } catch { return }
+            }
+        }
+    }
+
+    private func handle(_ message: WebSocketMessage, alive: NIOLockedValueBox<Date>) async {
+        let now = Date()
+        let text: String
+        switch message {
+        case .text(let value): text = value
+        case .binary(let data):
+            update { $0.malformed += 1 }
+            await keep(DeadLetter(tenant: configuration.tenant, receivedAt: now, reason: "binary message", message: Data(data.readableBytesView).base64EncodedString()))
+            return
+        }
+        switch XelionSocketMessage.decode(text) {
+        case .callEvent(let event):
+            alive.withLockedValue { $0 = now }
+            update { $0.events += 1 }
+            await emit(TenantEvent(tenant: configuration.tenant, receivedAt: now, event: event))
+        case .livenessEcho:
+            alive.withLockedValue { $0 = now }
+        case .otherNotification(let type, _):
+            alive.withLockedValue { $0 = now }
+            update { $0.unknownNotifications += 1 }
+            logger.debug("notification type not relayed", metadata: ["type": "\(type)"])
+        case .malformed(let reason, let text):
+            update { $0.malformed += 1 }
+            logger.warning("malformed message kept aside", metadata: ["reason": "\(reason)"])
+            await keep(DeadLetter(tenant: configuration.tenant, receivedAt: now, reason: reason, message: text))
+        }
+    }
+
+    private func keep(_ letter: DeadLetter) async {
+        do {
+            try await deadLetters.keep(letter)
+        } catch {
+            logger.error("cannot write the dead-letter file", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func recordGap(_ gap: Gap) async {
+        update { $0.gaps += 1 }
+        logger.warning("gap in the event stream", metadata: ["from": "\(gap.start)", "to": "\(gap.end)", "cause": "\(gap.cause)"])
+        do {
+            try await gaps.record(gap)
+        } catch {
+            logger.error("cannot write the gap log", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

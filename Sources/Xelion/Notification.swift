@@ -1,0 +1,50 @@
+import Foundation
+
+/// One message from the PBX's socket, decoded.
+public enum XelionSocketMessage: Sendable, Equatable {
+    /// One of the subscribed call events.
+    case callEvent(XelionCallEvent)
+    /// A notification of a type we do not map (counted, logged at debug level, never fatal).
+    case otherNotification(type: String, notification: JSONValue)
+    /// The echo of our `{"messageType":"test"}` liveness check.
+    case livenessEcho
+    /// Something that is not a notification we can read; kept aside as a dead letter.
+    case malformed(reason: String, text: String)
+
+    /// Decodes a text message. Never throws: bad input becomes `.malformed` with the reason.
+    public static func decode(_ text: String) -> XelionSocketMessage {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            return .malformed(reason: "not JSON", text: text)
+        }
+        guard case .object(let object) = value else { return .malformed(reason: "not a JSON object", text: text) }
+        if object["messageType"]?.text == "test" { return .livenessEcho }
+        guard let type = object["notificationType"]?.text else {
+            return .malformed(reason: "no notificationType", text: text)
+        }
+        guard let notification = object["notification"] else {
+            return .malformed(reason: "\(type) without a notification", text: text)
+        }
+        guard let known = XelionCallEventType(rawValue: type) else {
+            return .otherNotification(type: type, notification: notification)
+        }
+        do {
+            return .callEvent(try XelionCallEvent(type: known, notification: notification))
+        } catch {
+            return .malformed(reason: error.reason, text: text)
+        }
+    }
+}
+
+/// What the relay sends on the socket.
+public enum XelionSocketRequest {
+    /// Subscribes (or unsubscribes) one notification type on this connection.
+    public static func subscribe(_ type: String, on: Bool = true) -> String {
+        #"{"messageType":"notificationRequest","notificationType":"\#(type)","toggle":\#(on)}"#
+    }
+
+    /// The application-level liveness check: the PBX echoes it unchanged.
+    public static let liveness = #"{"messageType":"test"}"#
+}

@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One tenant's REST session with the PBX: log in, renew before `validUntil`, ask for socket URLs,
+/// log out. An actor, so the token and renewal token are only ever read and replaced in one place.
+///
+/// The 10005 rule ("already logged in with this userSpace") is why the last token is kept even after
+/// it stopped working: a fresh login presents it, which ends the old session instead of being refused.
+/// Nothing here logs a password, a token or a renewal token.
+public actor XelionSession {
+    public let credentials: XelionCredentials
+    private let http: HTTPClient
+    private let logger: Logger
+    private let requestTimeout: TimeAmount
+
+    private var token: String?
+    private var renewalToken: String?
+    private var validUntil: Date?
+    private var issuedAt: Date?
+    /// The newest token we were given, kept to present on the next login.
+    private var lastToken: String?
+
+    public init(credentials: XelionCredentials, http: HTTPClient, logger: Logger, requestTimeout: TimeAmount = .seconds(15)) {
+        self.credentials = credentials
+        self.http = http
+        self.logger = logger
+        self.requestTimeout = requestTimeout
+    }
+
+    /// Whether a session token is held (it may still have expired on the PBX's side).
+    public var isLoggedIn: Bool { token != nil }
+
+    /// When to renew: five minutes before `validUntil`, or halfway for short-lived tokens.
+    public var renewalDate: Date? {
+        guard let validUntil else { return nil }
+        let lifetime = validUntil.timeIntervalSince(issuedAt ?? Date())
+        return validUntil.addingTimeInterval(-min(300, max(lifetime / 2, 1)))
+    }
+
+    /// Logs in, presenting the last token we had so that a lost session is replaced, not refused.
+    public func login() async throws(XelionError) {
+        var body: [String: String] = [
+            "userName": credentials.userName, "password": credentials.password, "userSpace": credentials.userSpace,
+        ]
+        if let appKey = credentials.appKey { body["appKey"] = appKey }
+        let answer = try await post("me/login", json: body, authorization: lastToken)
+        try adopt(answer)
+        logger.info("logged in to the PBX", metadata: ["user": "\(credentials.userName)", "valid_until": "\(validUntil.map { "\($0)" } ?? "unknown")"])
+    }
+
+    /// Renews with the renewal token; falls back to a fresh login when the PBX no longer knows us.
+    public func renew() async throws(XelionError) {
+        guard let renewalToken, token != nil else { return try await login() }
+        do {
+            let answer = try await post("me/renew", jsonString: renewalToken, authorization: token)
+            try adopt(answer)
+            logger.debug("renewed the PBX session", metadata: ["valid_until": "\(validUntil.map { "\($0)" } ?? "unknown")"])
+        } catch .notAuthenticated {
+            token = nil
+            try await login()
+        }
+    }
+
+    /// Renews if the renewal date has come; logs in if there is no session yet.
+    public func refreshIfDue(now: Date = Date()) async throws(XelionError) {
+        guard token != nil else { return try await login() }
+        if let due = renewalDate, now >= due { try await renew() }
+    }
+
+    /// A fresh, single-use socket URL. A 401 means the session is gone: log in again once and retry.
+    public func websocketURL() async throws(XelionError) -> String {
+        try await refreshIfDue()
+        let answer: JSONValue
+        do {
+            answer = try await post("me/websocket", authorization: token)
+        } catch .notAuthenticated {
+            token = nil
+            try await login()
+            answer = try await post("me/websocket", authorization: token)
+        }
+        guard let url = answer["object"]?.text, url.hasPrefix("ws") else {
+            throw .invalidResponse("me/websocket did not return a ws:// or wss:// URL")
+        }
+        return url
+    }
+
+    /// Ends the session on the PBX, so the userSpace is free at once. Errors are only logged.
+    public func logout() async {
+        guard let token else { return }
+        do {
+            _ = try await post("me/logout", authorization: token)
+            logger.info("logged out of the PBX")
+        } catch {
+            logger.debug("logout failed", metadata: ["error": "\(error)"])
+        }
+        self.token = nil
+        self.renewalToken = nil
+    }
+
+    // MARK: HTTP
+
+    private func adopt(_ answer: JSONValue) throws(XelionError) {
+        guard let newToken = answer["authentication"]?.text, !newToken.isEmpty else {
+            throw .invalidResponse("no authentication token in the session answer")
+        }
+        token = newToken
+        lastToken = newToken
+        if let renewal = answer["renewalToken"]?.text { renewalToken = renewal }
+        issuedAt = Date()
+        validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }
+    }
+
+    private func post(_ path: String, json: [String: String]? = nil, jsonString: String? = nil, authorization: String?)
+        async throws(XelionError) -> JSONValue
+    {
+        var request = HTTPClientRequest(url: credentials.baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Accept", value: "application/json")
+        if let authorization { request.headers.add(name: "Authorization", value: "xelion \(authorization)") }
+        do {
+            if let json {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(json)))
+            } else if let jsonString {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(jsonString)))
+            }
+        } catch {
+            throw .invalidResponse("cannot encode the request: \(error)")
+        }
+        let status: Int
+        let headers: HTTPHeaders
+        let body: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: requestTimeout)
+            status = Int(response.status.code)
+            headers = response.headers
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw .unreachable(Self.describe(error))
+        }
+        let value = body.readableBytes == 0 ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))
+        guard (200..<300).contains(status) else {
+            let retryAfter = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+            throw XelionError.from(
+                status: status,
+                code: value?["errorCode"]?.integer,
+                message: value?["message"]?.text ?? "",
+                retryAfter: retryAfter
+            )
+        }
+        guard let value else { throw .invalidResponse("\(path) answered \(status) with a body that is not JSON") }
+        return value
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Xelion's date forms: `yyyy-MM-dd HH:mm:ss` with no zone (UTC by the vendor's word), and ISO 8601
+/// with a `T`, fractional seconds and a zone (`Z`, `+01:00`, `+0100`) also seen. A zone-less date is
+/// read in `defaultZone`, never in the machine's local zone.
+public enum XelionDate {
+    public static func parse(_ text: String, defaultZone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {
+        let scalars = Array(text.utf8)
+        func number(_ start: Int, _ length: Int) -> Int? {
+            guard start + length <= scalars.count else { return nil }
+            var value = 0
+            for byte in scalars[start..<(start + length)] {
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard scalars.count >= 19,
+            let year = number(0, 4), scalars[4] == 0x2D, let month = number(5, 2), scalars[7] == 0x2D,
+            let day = number(8, 2), scalars[10] == 0x20 || scalars[10] == 0x54,
+            let hour = number(11, 2), scalars[13] == 0x3A, let minute = number(14, 2), scalars[16] == 0x3A,
+            let second = number(17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if index < scalars.count, scalars[index] == 0x2E {
+            index += 1
+            var scale = 0.1
+            while index < scalars.count, scalars[index] >= 0x30 && scalars[index] <= 0x39 {
+                fraction += Double(scalars[index] - 0x30) * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        var zone = defaultZone
+        if index < scalars.count {
+            let rest = String(decoding: scalars[index...], as: UTF8.self)
+            if rest == "Z" {
+                zone = TimeZone(secondsFromGMT: 0)!
+            } else if let sign = rest.first, sign == "+" || sign == "-" {
+                let digits = rest.dropFirst().filter { $0 != ":" }
+                guard digits.count == 4, let value = Int(digits) else { return nil }
+                let seconds = (value / 100 * 3600 + value % 100 * 60) * (sign == "-" ? -1 : 1)
+                guard let parsed = TimeZone(secondsFromGMT: seconds) else { return nil }
+                zone = parsed
+            } else {
+                return nil
+            }
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard let date = calendar.date(from: components) else { return nil }
+        return date.addingTimeInterval(fraction)
+    }
+}

@@ -1,0 +1,206 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOSSL
+import TestSupport
+import Testing
+import Xelion
+
+@testable import Relay
+
+/// A tenant source against `../shared/peer/xelion_peer.py`: code we did not write, over TLS.
+@Suite("Tenant source against the Xelion peer", .timeLimit(.minutes(2)))
+struct TenantSourceTests {
+    /// A running source with everything it emitted.
+    struct Running {
+        let source: XelionTenantSource
+        let task: Task<Void, Never>
+        let collected: Collected
+        let dataDirectory: URL
+        let http: HTTPClient
+
+        func stop() async {
+            task.cancel()
+            await task.value
+            try? await http.shutdown()
+        }
+    }
+
+    func start(
+        _ peer: XelionPeer,
+        tenant: String = "acme",
+        password: String = "secret",
+        tweak: (inout TenantSourceConfiguration) -> Void = { _ in }
+    ) -> Running {
+        let data = TestEnvironment.temporaryDirectory()
+        var configuration = TenantSourceConfiguration(
+            tenant: tenant,
+            credentials: peer.credentials(tenant: tenant, password: password),
+            caFile: peer.caFile,
+            backoff: Backoff(base: .milliseconds(50), cap: .milliseconds(400))
+        )
+        tweak(&configuration)
+        var logger = Logger(label: "test")
+        logger.logLevel = ProcessInfo.processInfo.environment["CALLRELAY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        // The source's own client, as in the daemon: it outlives any one PBX process.
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = peer.caFile { tls.additionalTrustRoots = [.file(caFile)] }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        let session = XelionSession(credentials: configuration.credentials, http: http, logger: logger)
+        let collected = Collected()
+        let source = XelionTenantSource(
+            configuration: configuration,
+            session: session,
+            gaps: GapLog(dataDirectory: data),
+            deadLetters: DeadLetterFile(dataDirectory: data),
+            logger: logger
+        ) { event in await collected.add(event) }
+        let task = Task { await source.run() }
+        return Running(source: source, task: task, collected: collected, dataDirectory: data, http: http)
+    }
+
+    /// Plays `n` calls and waits until the source has every event the peer sent.
+    func playCalls(_ n: Int, on peer: XelionPeer, into running: Running, tenants: Int = 1) async throws {
+        let before = try peer.manifest().count
+        try await peer.control("calls?n=\(n)")
+        var lastSent = -1
+        try await eventually("every played event received") {
+            // Stable manifest (the peer finished playing) and all of it received.
+            let sent = try peer.manifest().count
+            let received = await running.collected.count
+            defer { lastSent = sent }
+            return sent > before && sent == lastSent && received == sent
+        }
+    }
+
+    @Test("logs in, subscribes to the five call events and receives a played scenario")
+    func scenario() async throws {
+        let peer = try await XelionPeer.start()
+        let running = start(peer)
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await playCalls(10, on: peer, into: running)
+        let sent = try peer.manifest().map { $0["callId"] as? String ?? "" }
+        let received = await running.collected.callIds()
+        #expect(received == sent, "every event, in order, duplicates included (dedupe is the next stage)")
+        #expect(running.source.status.events == sent.count)
+        await running.stop()
+        let stats = try await peer.stats()
+        #expect(stats["logins"] as? Int == 1)
+        let codes = stats["client_close_codes"] as? [String: Int] ?? [:]
+        #expect(codes["1001"] == 1, "shutdown closes the socket with 1001")
+        #expect(running.source.status.state == .stopped)
+    }
+
+    @Test("survives every session token expiring, renewing and logging in again without a single 10005")
+    func tokenExpiry() async throws {
+        let peer = try await XelionPeer.start(["--token-ttl", "2"])
+        let running = start(peer)
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await eventually("a renewal before validUntil") { (try await peer.stats()["renewals"] as? Int ?? 0) >= 1 }
+        try await peer.control("expire")
+        try await peer.control("drop?how=close")
+        try await eventually("resubscribed after the drop") {
+            let connections = try await peer.stats()["connections"] as? Int ?? 0
+            let subscribed = try await peer.subscribedTenants()
+            return connections >= 2 && subscribed == ["acme"]
+        }
+        try await playCalls(3, on: peer, into: running)
+        let stats = try await peer.stats()
+        #expect(stats["already_logged_in"] as? Int == 0)
+        await running.stop()
+    }
+
+    @Test("reconnects and resubscribes after a clean close and after a TCP reset, recording each gap", arguments: ["close", "reset"])
+    func drops(how: String) async throws {
+        let peer = try await XelionPeer.start()
+        let running = start(peer)
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await playCalls(2, on: peer, into: running)
+        try await peer.control("drop?how=\(how)")
+        try await eventually("reconnected") {
+            let connections = try await peer.stats()["connections"] as? Int ?? 0
+            let subscribed = try await peer.subscribedTenants()
+            return connections == 2 && subscribed == ["acme"]
+        }
+        try await playCalls(2, on: peer, into: running)
+        let received = await running.collected.count
+        #expect(received == (try peer.manifest().count))
+        try await eventually("the gap recorded") { running.source.status.gaps == 1 }
+        let gaps = try GapLog(dataDirectory: running.dataDirectory).all()
+        #expect(gaps.count == 1)
+        #expect(gaps.first.map { $0.end >= $0.start } == true)
+        #expect(gaps.first?.tenant == "acme")
+        #expect(running.source.status.drops == 1)
+        await running.stop()
+    }
+
+    @Test("waits out a PBX that is down and carries on when it is back")
+    func pbxDown() async throws {
+        let directory = TestEnvironment.temporaryDirectory()
+        let ports = (rest: unusedPort(), ws: unusedPort())
+        var peer: XelionPeer? = try await XelionPeer.start(["--plain"], ports: ports, directory: directory)
+        let running = start(try #require(peer))
+        try await eventually("subscribed") { try await peer?.subscribedTenants() == ["acme"] }
+        peer?.stop()
+        peer = nil
+        try await eventually("the drop noticed") { running.source.status.drops == 1 }
+        try await eventually("a few failed attempts") { running.source.status.state == .waiting && running.source.status.lastError != nil }
+        let back = try await XelionPeer.start(["--plain"], ports: ports, directory: directory)
+        try await eventually("resubscribed to the restarted PBX") { try await back.subscribedTenants() == ["acme"] }
+        try await playCalls(2, on: back, into: running)
+        try await eventually("the gap recorded") { running.source.status.gaps == 1 }
+        await running.stop()
+    }
+
+    @Test("three tenants at once: a wrong password stops only its own tenant")
+    func isolation() async throws {
+        let peer = try await XelionPeer.start(["--user", "acme:admin:secret", "--user", "beta:admin:secret", "--user", "gamma:admin:secret"])
+        let acme = start(peer, tenant: "acme")
+        let beta = start(peer, tenant: "beta")
+        let gamma = start(peer, tenant: "gamma", password: "wrong")
+        try await eventually("two tenants subscribed") { Set(try await peer.subscribedTenants()) == ["acme", "beta"] }
+        try await eventually("gamma refused") { gamma.source.status.lastError?.contains("10004") == true }
+        try await peer.control("calls?n=3")
+        var lastSent = -1
+        try await eventually("both healthy tenants received every event") {
+            let sent = try peer.manifest().count
+            let (a, b) = (await acme.collected.count, await beta.collected.count)
+            defer { lastSent = sent }
+            return sent > 0 && sent == lastSent && a == sent && b == sent
+        }
+        let refused = await gamma.collected.count
+        #expect(refused == 0)
+        #expect(gamma.source.status.state == .waiting)
+        let stats = try await peer.stats()
+        #expect(stats["rejected_logins"] as? Int == 1, "a wrong password is retried slowly, not hammered")
+        for running in [acme, beta, gamma] { await running.stop() }
+    }
+
+    @Test("keeps malformed messages aside, counts unknown types, and carries on")
+    func malformed() async throws {
+        let peer = try await XelionPeer.start()
+        let running = start(peer)
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("raw", body: "{not json")
+        try await peer.control("raw", body: #"{"notificationType":"wallboardEvent","notification":{}}"#)
+        try await peer.control("raw", body: #"{"notificationType":"newCallEvent","notification":{"date":"2026-11-27 10:00:00"}}"#)
+        try await playCalls(1, on: peer, into: running)
+        try await eventually("counted") { running.source.status.malformed == 2 && running.source.status.unknownNotifications == 1 }
+        let letters = try DeadLetterFile(dataDirectory: running.dataDirectory).all()
+        #expect(letters.map(\.message) == ["{not json", #"{"notificationType":"newCallEvent","notification":{"date":"2026-11-27 10:00:00"}}"#])
+        #expect(letters.allSatisfy { $0.tenant == "acme" && !$0.reason.isEmpty })
+        await running.stop()
+    }
+
+    @Test("drops a connection whose liveness check goes unanswered")
+    func liveness() async throws {
+        let peer = try await XelionPeer.start()
+        // The peer echoes the check; a timeout shorter than the loopback round trip cannot be met.
+        let running = start(peer) {
+            $0.livenessInterval = .milliseconds(200)
+            $0.livenessTimeout = .zero
+        }
+        try await eventually("a liveness drop") { running.source.status.lastError?.contains("liveness") == true }
+        await running.stop()
+    }
+}

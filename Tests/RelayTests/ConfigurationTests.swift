@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import Xelion
+
+@testable import Relay
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    let base = URL(fileURLWithPath: "/etc/callrelay")
+
+    func problems(_ yaml: String, environment: [String: String] = ["ACME_PW": "s3cret-value"]) -> [ConfigurationProblem] {
+        do {
+            _ = try ConfigurationLoader(environment: environment).parse(yaml, file: "callrelay.yaml", baseDirectory: base)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    @Test("reads the contract's example, with defaults and relative paths")
+    func valid() throws {
+        let yaml = """
+            data_dir: ./data
+            tenants:
+              - name: acme
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_PW
+                  user_space: callrelay-acme
+                  app_key: key
+                  events: [newCallEvent, callHungUpEvent]
+              - name: beta
+                xelion:
+                  url: https://pbx.example.com/api/v1/beta
+                  username: admin
+                  password_env: ACME_PW
+            """
+        let configuration = try ConfigurationLoader(environment: ["ACME_PW": "pw"]).parse(yaml, file: "c.yaml", baseDirectory: base)
+        #expect(configuration.dataDirectory.path == "/etc/callrelay/data")
+        #expect(configuration.tenants.map(\.name) == ["acme", "beta"])
+        #expect(configuration.tenants[0].xelion.events == ["newCallEvent", "callHungUpEvent"])
+        #expect(configuration.tenants[1].xelion.events.count == 5)
+        #expect(configuration.tenants[1].xelion.credentials.userSpace == "callrelay-beta")
+        #expect(configuration.tenants[1].xelion.credentials.baseURL == "https://pbx.example.com/api/v1/beta/")
+        #expect(configuration.tenants[0].xelion.credentials.password == "pw")
+    }
+
+    @Test("names file, line, key and reason for every problem, misspellings included")
+    func problemsReported() {
+        let found = problems("""
+            data_dir: ./data
+            tenant:
+              - name: x
+            """)
+        #expect(found.contains { $0.key == "tenant" && $0.reason.contains("did you mean 'tenants'") && $0.line == 2 })
+        #expect(found.contains { $0.key == "tenants" && $0.reason.contains("missing") })
+
+        let many = problems("""
+            tenants:
+              - name: acme
+                xelion:
+                  url: ftp://pbx
+                  usernme: admin
+                  password_env: MISSING_PW
+                  ca_file: /nonexistent/ca.pem
+                  events: [newCallEvent, "bad event"]
+              - name: acme
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_PW
+                  password_file: /run/secrets/acme
+            """)
+        let keys = Set(many.map(\.key))
+        #expect(keys.isSuperset(of: [
+            "tenants[0].xelion.url", "tenants[0].xelion.usernme", "tenants[0].xelion.username",
+            "tenants[0].xelion.password_env", "tenants[0].xelion.ca_file", "tenants[0].xelion.events[1]",
+            "tenants[1].xelion.password_env", "tenants[1].name",
+        ]))
+        #expect(many.first { $0.key == "tenants[0].xelion.usernme" }?.reason.contains("did you mean 'username'") == true)
+        #expect(many.first { $0.key == "tenants[0].xelion.password_env" }?.description.hasPrefix("callrelay.yaml:6: ") == true)
+        #expect(many.allSatisfy { $0.file == "callrelay.yaml" })
+    }
+
+    @Test("never puts a secret in a problem's text")
+    func noSecrets() {
+        let found = problems("""
+            tenants:
+              - name: acme
+                xelion:
+                  url: not a url
+                  username: admin
+                  password_env: ACME_PW
+            """)
+        #expect(!found.isEmpty)
+        #expect(!found.map(\.description).joined().contains("s3cret-value"))
+    }
+
+    @Test("refuses what is not YAML or not a mapping")
+    func notYAML() {
+        #expect(problems("tenants: [").first?.reason.contains("not valid YAML") == true)
+        #expect(problems("- a\n- b").first?.reason.contains("mapping") == true)
+    }
+}

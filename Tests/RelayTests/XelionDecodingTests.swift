@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Xelion
+
+@Suite("Xelion decoding")
+struct XelionDecodingTests {
+    @Test("reads both date forms, a zone-less date in the given zone, never the machine's")
+    func dates() throws {
+        let utc = try #require(XelionDate.parse("2026-11-23 11:08:51"))
+        #expect(utc.timeIntervalSince1970 == 1_795_432_131)
+        #expect(XelionDate.parse("2026-11-23T11:08:51Z") == utc)
+        #expect(XelionDate.parse("2026-11-23T12:08:51+01:00") == utc)
+        #expect(XelionDate.parse("2026-11-23T12:08:51+0100") == utc)
+        #expect(XelionDate.parse("2026-11-23T11:08:51.250Z")?.timeIntervalSince(utc) == 0.25)
+        let amsterdam = try #require(TimeZone(identifier: "Europe/Amsterdam"))
+        #expect(XelionDate.parse("2026-11-23 12:08:51", defaultZone: amsterdam) == utc)
+        for bad in ["", "2026-11-23", "2026-13-01 00:00:00", "23-11-2026 11:08:51", "2026-11-23 11:08:51 junk"] {
+            #expect(XelionDate.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("decodes a call event leniently: numbers as strings and strings as numbers, unknown fields kept")
+    func lenientEvent() throws {
+        let text = #"""
+            {"notificationType":"callHungUpEvent","notification":{"initiation":"incoming","date":"2026-11-23 11:08:51",
+             "callId":12345,"callerFlowId":"f1","calleeFlowId":7,"callerPhoneNumber":"+31201234567","calleeUser":"user-001",
+             "duration":"42","somethingNew":{"a":1}}}
+            """#
+        guard case .callEvent(let event) = XelionSocketMessage.decode(text) else {
+            Issue.record("not decoded as a call event")
+            return
+        }
+        #expect(event.type == .callHungUpEvent)
+        #expect(event.callId == "12345")
+        #expect(event.calleeFlowId == "7")
+        #expect(event.duration == 42)
+        #expect(event.caller.phoneNumber == "+31201234567")
+        #expect(event.callee.user == "user-001")
+        #expect(event.callee.phoneNumber == nil)
+        #expect(event.raw["somethingNew"] == .object(["a": .number(1)]))
+        #expect(event.date()?.timeIntervalSince1970 == 1_795_432_131)
+    }
+
+    @Test("a numeric duration and a one-sided channel hangup decode too")
+    func variants() {
+        guard case .callEvent(let hangup) = XelionSocketMessage.decode(#"{"notificationType":"callHungUpEvent","notification":{"callId":"c","duration":42}}"#) else {
+            Issue.record("not decoded")
+            return
+        }
+        #expect(hangup.duration == 42)
+        guard case .callEvent(let channel) = XelionSocketMessage.decode(#"{"notificationType":"channelHungUpEvent","notification":{"callId":"c","calleeUser":"u"}}"#) else {
+            Issue.record("not decoded")
+            return
+        }
+        #expect(channel.caller.isEmpty)
+        #expect(channel.callee.user == "u")
+    }
+
+    @Test("sorts out echoes, unknown types and malformed input without throwing")
+    func otherMessages() {
+        #expect(XelionSocketMessage.decode(#"{"messageType":"test"}"#) == .livenessEcho)
+        if case .otherNotification(let type, _) = XelionSocketMessage.decode(#"{"notificationType":"wallboardEvent","notification":{}}"#) {
+            #expect(type == "wallboardEvent")
+        } else {
+            Issue.record("unknown types are passed on as such")
+        }
+        for bad in ["{", "[1,2]", #"{"notification":{}}"#, #"{"notificationType":"newCallEvent"}"#,
+                    #"{"notificationType":"newCallEvent","notification":{"date":"x"}}"#, #"{"notificationType":"newCallEvent","notification":3}"#] {
+            guard case .malformed(let reason, let kept) = XelionSocketMessage.decode(bad) else {
+                Issue.record("\(bad) must be malformed")
+                continue
+            }
+            #expect(!reason.isEmpty)
+            #expect(kept == bad, "the original text is kept for the dead-letter file")
+        }
+    }
+
+    @Test("maps the PBX's error codes to what they mean")
+    func errors() {
+        #expect(XelionError.from(status: 401, code: 10004, message: "", retryAfter: nil) == .wrongCredentials)
+        #expect(XelionError.from(status: 401, code: 10005, message: "", retryAfter: nil) == .alreadyLoggedIn)
+        #expect(XelionError.from(status: 401, code: 10006, message: "", retryAfter: nil) == .accountDisabled)
+        #expect(XelionError.from(status: 401, code: 10007, message: "", retryAfter: nil) == .passwordExpired)
+        #expect(XelionError.from(status: 401, code: 10012, message: "", retryAfter: nil) == .multiFactorRequired)
+        #expect(XelionError.from(status: 401, code: 10021, message: "", retryAfter: nil) == .notAuthenticated(code: 10021))
+        #expect(XelionError.from(status: 429, code: 10402, message: "", retryAfter: .seconds(1)) == .tooManyRequests(retryAfter: .seconds(1)))
+        #expect(XelionError.from(status: 503, code: nil, message: "down", retryAfter: nil) == .serverError(status: 503, message: "down"))
+        #expect(XelionError.from(status: 400, code: 10011, message: "userSpace", retryAfter: nil).needsOperator)
+        #expect(XelionError.wrongCredentials.needsOperator)
+        #expect(!XelionError.notAuthenticated(code: nil).needsOperator)
+        #expect(!XelionError.tooManyRequests(retryAfter: nil).needsOperator)
+    }
+
+    @Test("the subscription request is the documented JSON")
+    func subscription() throws {
+        let text = XelionSocketRequest.subscribe("callHungUpEvent")
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        #expect(object?["messageType"] as? String == "notificationRequest")
+        #expect(object?["notificationType"] as? String == "callHungUpEvent")
+        #expect(object?["toggle"] as? Bool == true)
+    }
+}
