@@ -12,12 +12,15 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     let chunk: ByteBuffer
     let compressed: Bool
+    /// Idle mode: send one message (compressed when negotiated) after the upgrade, then nothing.
+    let idle: Bool
     var request = ByteBuffer()
     var upgraded = false
 
-    init(chunk: ByteBuffer, compressed: Bool) {
+    init(chunk: ByteBuffer, compressed: Bool, idle: Bool) {
         self.chunk = chunk
         self.compressed = compressed
+        self.idle = idle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -36,6 +39,11 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         response += "\r\n"
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        if idle {
+            var one = Workload.frames(count: 1, compressed: compressed)
+            context.writeAndFlush(wrapOutboundOut(one.readSlice(length: one.readableBytes) ?? one), promise: nil)
+            return
+        }
         let loop = context.eventLoop.assumeIsolated()
         for _ in 0..<4 { blast(context: context, loop: loop) }
     }
@@ -54,7 +62,7 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 enum Blaster {
     /// Serves until killed; prints the port first.
-    static func serve(compressed: Bool, certificate: String?, key: String?) async throws {
+    static func serve(compressed: Bool, idle: Bool, certificate: String?, key: String?) async throws {
         let chunk = Workload.frames(count: 64, compressed: compressed)
         var tls: NIOSSLContext?
         if let certificate, let key {
@@ -66,11 +74,12 @@ enum Blaster {
         }
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 4096)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(BlastHandler(chunk: chunk, compressed: compressed))
+                    try channel.pipeline.syncOperations.addHandler(BlastHandler(chunk: chunk, compressed: compressed, idle: idle))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()

@@ -21,11 +21,7 @@ enum Driver {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
-        try shell(
-            "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate]
-        )
+        try makeCertificate(certificate: certificate, key: key)
         print("Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both.\n")
         print("| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |")
         print("|---|---:|---:|---:|---:|---:|")
@@ -65,6 +61,53 @@ enum Driver {
         }
     }
 
+    /// Memory per idle connection: each connection receives one message, then nothing.
+    static func runIdle(connections: Int) throws {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        try makeCertificate(certificate: certificate, key: key)
+        print("Holding \(connections) idle connections per run; each received one 1 KiB message first.\n")
+        print("| stream | callrelay KiB/connection | swift-websocket KiB/connection | callrelay s to connect all | swift-websocket s to connect all |")
+        print("|---|---:|---:|---:|---:|")
+        for config in configs {
+            var serverArguments = ["serve", "--idle"]
+            if config.compressed { serverArguments.append("--compressed") }
+            if config.tls { serverArguments += ["--certificate", certificate, "--key", key] }
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: me)
+            server.arguments = serverArguments
+            let pipe = Pipe()
+            server.standardOutput = pipe
+            try server.run()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            guard let port = readLine(from: pipe).flatMap(Int.init) else { throw BenchmarkError("the sender did not start") }
+            var results: [String: IdleResult] = [:]
+            for implementation in ["callrelay", "swift-websocket"] {
+                var arguments = ["hold", "--impl", implementation, "--port", "\(port)", "--connections", "\(connections)"]
+                if config.compressed { arguments.append("--compressed") }
+                if config.tls { arguments += ["--ca", certificate] }
+                let output = try shell(me, arguments)
+                results[implementation] = try JSONDecoder().decode(IdleResult.self, from: Data(output.utf8))
+            }
+            guard let a = results["callrelay"], let b = results["swift-websocket"] else { continue }
+            print(
+                "| \(config.name) | \(String(format: "%.1f", a.kibPerConnection)) | \(String(format: "%.1f", b.kibPerConnection)) | "
+                    + "\(String(format: "%.2f", a.secondsToConnectAll)) | \(String(format: "%.2f", b.secondsToConnectAll)) |"
+            )
+        }
+    }
+
+    static func makeCertificate(certificate: String, key: String) throws {
+        try shell(
+            "/usr/bin/openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate]
+        )
+    }
+
     static func median(_ results: [ReceiveResult]) -> ReceiveResult {
         results.sorted { $0.rate < $1.rate }[results.count / 2]
     }
@@ -86,6 +129,7 @@ enum Driver {
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
         try process.run()
         try? pipe.fileHandleForWriting.close()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()

@@ -4,6 +4,7 @@ import Foundation
 // hummingbird-project/swift-websocket's WSClient on the same local stream.
 //
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
+//   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
 // time and peak memory are its own.
@@ -20,7 +21,25 @@ func flag(_ name: String) -> Bool { arguments.contains(name) }
 do {
     switch arguments.first {
     case "serve":
-        try await Blaster.serve(compressed: flag("--compressed"), certificate: option("--certificate"), key: option("--key"))
+        try await Blaster.serve(
+            compressed: flag("--compressed"),
+            idle: flag("--idle"),
+            certificate: option("--certificate"),
+            key: option("--key")
+        )
+    case "hold":
+        guard let port = option("--port").flatMap(Int.init), let count = option("--connections").flatMap(Int.init) else {
+            throw BenchmarkError("hold needs --port and --connections")
+        }
+        let result = try await IdleConnections.hold(
+            implementation: option("--impl") ?? "callrelay",
+            port: port,
+            connections: count,
+            compressed: flag("--compressed"),
+            caFile: option("--ca")
+        )
+        emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        exit(0)
     case "receive":
         guard let port = option("--port").flatMap(Int.init), let count = option("--messages").flatMap(Int.init) else {
             throw BenchmarkError("receive needs --port and --messages")
@@ -33,6 +52,8 @@ do {
         }
         emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
+    case "idle":
+        try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:
         try Driver.run(
             messages: option("--messages").flatMap(Int.init) ?? 300_000,
