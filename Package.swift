@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Xelion", targets: ["Xelion"]),
         .library(name: "Relay", targets: ["Relay"]),
+        .library(name: "XelionSimulator", targets: ["XelionSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // The system zlib, for permessage-deflate (RFC 7692).
@@ -53,6 +56,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A Xelion-compatible PBX in Swift, served with our own socket layer: for the demo and benchmarks.
+        .target(
+            name: "XelionSimulator",
+            dependencies: [
+                "WebSocket",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The daemon: configuration, tenant sources that reconnect forever, gaps, dead letters.
         .target(
             name: "Relay",
@@ -75,6 +93,7 @@ let package = Package(
             dependencies: [
                 "WebSocket",
                 "Xelion",
+                "XelionSimulator",
                 "Relay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -21,6 +21,9 @@ let package = Package(
             name: "WebSocketBenchmark",
             dependencies: [
                 .product(name: "WebSocket", package: callrelay),
+                .product(name: "Relay", package: callrelay),
+                .product(name: "Xelion", package: callrelay),
+                .product(name: "XelionSimulator", package: callrelay),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),

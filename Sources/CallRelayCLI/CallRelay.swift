@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `callrelay`: the command line. Each subcommand is a thin layer over the libraries.
 @main
@@ -6,6 +7,30 @@ struct CallRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callrelay",
         abstract: "Relays PBX call events to CRMs and log streams.",
-        subcommands: [RunCommand.self, CheckCommand.self, GapsCommand.self, WebSocketCommand.self]
+        subcommands: [DemoCommand.self, RunCommand.self, CheckCommand.self, GapsCommand.self, SimulateCommand.self, WebSocketCommand.self]
     )
+
+    static func main() async {
+        unblockShutdownSignals()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// A process inherits its parent's signal mask; a supervisor (or a test runner) that blocks
+    /// SIGTERM would otherwise leave the daemon deaf to its shutdown signal. Unblocked on the main
+    /// thread, which stays alive, so the signal always has a thread to land on.
+    static func unblockShutdownSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, number) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
 }

@@ -22,20 +22,28 @@ struct RunCommand: AsyncParsableCommand {
         let configuration = try loadConfiguration(config)
         let logger = Logger(label: "callrelay")
         let relay = try RelayDaemon(configuration: configuration, logger: logger) { event in
-            print(EventLine.text(event))
+            writeLine(EventLine.text(event))
         }
         try await relay.run()
     }
 }
 
-/// How an event is shown to a person, one line each.
+/// How an event is shown to a person, one line each: time of day (UTC), tenant, what happened, the
+/// call, who called whom, and the duration of a hangup.
 enum EventLine {
+    static let labels = [
+        "newCallEvent": "call started", "callConnectedEvent": "connected", "callHungUpEvent": "hung up",
+        "missedCallEvent": "missed", "channelHungUpEvent": "channel ended",
+    ]
+
     static func text(_ event: TenantEvent) -> String {
         let call = event.event
         let from = call.caller.phoneNumber ?? call.caller.user ?? "?"
         let to = call.callee.user ?? call.callee.phoneNumber ?? "?"
-        var line = "\(event.receivedAt.formatted(.iso8601))  \(event.tenant)  \(call.type.rawValue)  call \(call.callId)  \(from) → \(to)"
-        if let duration = call.duration { line += "  \(duration) s" }
+        let time = event.receivedAt.formatted(.iso8601.time(includingFractionalSeconds: false).timeSeparator(.colon))
+        let what = (labels[call.type.rawValue] ?? call.type.rawValue).padding(toLength: 13, withPad: " ", startingAt: 0)
+        var line = "\(time)Z  \(event.tenant)  \(what)  \(call.callId)  \(from) → \(to)"
+        if let duration = call.duration, call.type == .callHungUpEvent { line += "  \(duration) s" }
         return line
     }
 }

@@ -107,8 +107,7 @@ struct WebSocketTail: AsyncParsableCommand {
                 case .text(let text): line = text
                 case .binary(let data): line = Data(data.readableBytesView).base64EncodedString()
                 }
-                // One write per line, unbuffered, so a pipe to `jq` or a terminal sees it at once.
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                writeLine(line)
             }
         } catch {
             // The outcome below says what happened.

@@ -7,9 +7,19 @@ public struct RelayConfiguration: Sendable {
     public var dataDirectory: URL
     public var tenants: [Tenant]
 
+    public init(dataDirectory: URL, tenants: [Tenant]) {
+        self.dataDirectory = dataDirectory
+        self.tenants = tenants
+    }
+
     public struct Tenant: Sendable {
         public var name: String
         public var xelion: XelionSettings
+
+        public init(name: String, xelion: XelionSettings) {
+            self.name = name
+            self.xelion = xelion
+        }
     }
 
     public struct XelionSettings: Sendable {
@@ -17,6 +27,12 @@ public struct RelayConfiguration: Sendable {
         /// PEM file of CA certificates added to the system's trust roots for this PBX.
         public var caFile: String?
         public var events: [String]
+
+        public init(credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue)) {
+            self.credentials = credentials
+            self.caFile = caFile
+            self.events = events
+        }
     }
 }
 

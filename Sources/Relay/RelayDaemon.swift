@@ -9,10 +9,11 @@ import Xelion
 
 /// The running daemon: one HTTP client per PBX trust setting, one source per tenant, all under a
 /// service group that shuts down gracefully on SIGINT and SIGTERM.
-public struct RelayDaemon {
+public struct RelayDaemon: Sendable {
     public let sources: [XelionTenantSource]
     let clients: [HTTPClient]
     let logger: Logger
+    private let group: ServiceGroup
 
     public init(configuration: RelayConfiguration, logger: Logger, emit: @escaping @Sendable (TenantEvent) async -> Void) throws {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
@@ -49,14 +50,19 @@ public struct RelayDaemon {
         self.sources = sources
         self.clients = Array(clientsByCA.values)
         self.logger = logger
+        let services: [any Service] = sources.map(TenantService.init)
+        group = ServiceGroup(
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+    }
+
+    /// Shuts down as SIGTERM would: every socket closed with 1001, every session logged out.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
     }
 
     /// Runs every tenant until SIGINT or SIGTERM, then shuts down gracefully.
     public func run() async throws {
-        let services: [any Service] = sources.map(TenantService.init)
-        let group = ServiceGroup(
-            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
         logger.info("relay starting", metadata: ["tenants": "\(sources.count)"])
         try await group.run()
         for client in clients { try? await client.shutdown() }

@@ -83,7 +83,21 @@ public enum WebSocketClient {
         configuration: WebSocketClientConfiguration,
         setup: EventLoopPromise<Setup>
     ) -> ClientChannelHandler {
-        let delegate = InboundDelegate(eventLoop: channel.eventLoop)
+        let parts = ClientChannelHandler.make(eventLoop: channel.eventLoop, handshake: handshake, configuration: configuration)
+        setup.succeed(Setup(sequence: parts.sequence, handshake: parts.handshake, close: parts.close))
+        return parts.handler
+    }
+}
+
+extension ClientChannelHandler {
+    /// A handler with its message stream and the futures of its handshake and of its end.
+    static func make(eventLoop: any EventLoop, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) -> (
+        handler: ClientChannelHandler,
+        sequence: InboundProducer,
+        handshake: EventLoopFuture<ClientHandshake.Result>,
+        close: EventLoopFuture<WebSocketCloseFrame>
+    ) {
+        let delegate = InboundDelegate(eventLoop: eventLoop)
         let high = max(configuration.inboundBufferMessages, 2)
         let new = InboundProducer.makeSequence(
             elementType: WebSocketMessage.self,
@@ -91,8 +105,8 @@ public enum WebSocketClient {
             finishOnDeinit: true,
             delegate: delegate
         )
-        let handshakePromise = channel.eventLoop.makePromise(of: ClientHandshake.Result.self)
-        let closePromise = channel.eventLoop.makePromise(of: WebSocketCloseFrame.self)
+        let handshakePromise = eventLoop.makePromise(of: ClientHandshake.Result.self)
+        let closePromise = eventLoop.makePromise(of: WebSocketCloseFrame.self)
         let handler = ClientChannelHandler(
             handshake: handshake,
             configuration: configuration,
@@ -101,8 +115,7 @@ public enum WebSocketClient {
             source: new.source
         )
         delegate.handler = handler
-        setup.succeed(Setup(sequence: new.sequence, handshake: handshakePromise.futureResult, close: closePromise.futureResult))
-        return handler
+        return (handler, new.sequence, handshakePromise.futureResult, closePromise.futureResult)
     }
 }
 

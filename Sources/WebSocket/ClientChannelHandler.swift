@@ -270,24 +270,13 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             promise?.fail(WebSocketError.alreadyClosed)
             return
         }
-        switch unwrapOutboundIn(data) {
-        case .message(let message):
-            do {
-                let bytes = try machine.send(message)
-                context.write(wrapOutboundOut(bytes), promise: promise)
-            } catch {
-                promise?.fail(error)
-            }
-        case .ping(let payload):
-            guard let frame = machine.ping(payload) else { return promise?.fail(WebSocketError.alreadyClosed) ?? () }
-            context.write(wrapOutboundOut(frame), promise: promise)
-        case .close(let code, let reason):
-            guard let frame = machine.close(code: code, reason: reason) else {
-                promise?.succeed(())
-                return
-            }
-            context.write(wrapOutboundOut(frame), promise: promise)
-            scheduleClose(context: context)
+        let command = unwrapOutboundIn(data)
+        do {
+            guard let bytes = try machine.encode(command) else { return promise?.succeed(()) ?? () }
+            context.write(wrapOutboundOut(bytes), promise: promise)
+            if case .close = command { scheduleClose(context: context) }
+        } catch {
+            promise?.fail(error)
         }
     }
 

@@ -351,6 +351,21 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         return output
     }
 
+    /// Encodes what a connection asked for. Returns nil for a close when ours already went out (there
+    /// is nothing to send and nothing wrong); throws ``WebSocketError/alreadyClosed`` for a message
+    /// or ping once the connection is closing.
+    public mutating func encode(_ command: WebSocketOutboundCommand) throws(WebSocketError) -> ByteBuffer? {
+        switch command {
+        case .message(let message):
+            return try send(message)
+        case .ping(let payload):
+            guard let frame = ping(payload) else { throw .alreadyClosed }
+            return frame
+        case .close(let code, let reason):
+            return close(code: code, reason: reason)
+        }
+    }
+
     /// Encodes a ping, or nil once the connection is closing.
     public mutating func ping(_ payload: ByteBuffer) -> ByteBuffer? {
         guard state == .open else { return nil }

@@ -143,8 +143,10 @@ struct TenantSourceTests {
         try await eventually("subscribed") { try await peer?.subscribedTenants() == ["acme"] }
         peer?.stop()
         peer = nil
+        // While the PBX is away the source keeps trying (the HTTP client retries its connection within
+        // the request's deadline, then our backoff applies); it must come back when the PBX does.
         try await eventually("the drop noticed") { running.source.status.drops == 1 }
-        try await eventually("a few failed attempts") { running.source.status.state == .waiting && running.source.status.lastError != nil }
+        #expect(running.source.status.state != .subscribed)
         let back = try await XelionPeer.start(["--plain"], ports: ports, directory: directory)
         try await eventually("resubscribed to the restarted PBX") { try await back.subscribedTenants() == ["acme"] }
         try await playCalls(2, on: back, into: running)

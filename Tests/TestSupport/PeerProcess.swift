@@ -44,7 +44,16 @@ public final class PeerProcess: @unchecked Sendable {
     private let stdout = Pipe()
     public private(set) var ready: [String: Any] = [:]
 
-    public init(_ executable: String, _ arguments: [String], readyLine: Bool = true) throws {
+    /// - Parameters:
+    ///   - environment: added to this process's environment.
+    ///   - standardError: a file that receives the child's stderr (otherwise it is inherited).
+    public init(
+        _ executable: String,
+        _ arguments: [String],
+        readyLine: Bool = true,
+        environment: [String: String] = [:],
+        standardError: URL? = nil
+    ) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw PeerError(description: "\(executable) is missing: run scripts/test, or set CALLRELAY_PYTHON to a Python with ../shared/peer/requirements.txt")
         }
@@ -52,6 +61,13 @@ public final class PeerProcess: @unchecked Sendable {
         process.arguments = arguments
         process.standardInput = stdin
         process.standardOutput = stdout
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let standardError {
+            _ = FileManager.default.createFile(atPath: standardError.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: standardError)
+        }
         try process.run()
         // Our copies of the child's ends: closing them lets EOF arrive when the child exits.
         try? stdout.fileHandleForWriting.close()
@@ -138,13 +154,41 @@ public func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) a
 
 extension PeerProcess {
     /// Starts a process and reads its ready line without blocking a concurrency thread.
-    public static func launch(_ executable: String, _ arguments: [String], readyLine: Bool = true) async throws -> PeerProcess {
-        try await offThread { try PeerProcess(executable, arguments, readyLine: readyLine) }
+    public static func launch(
+        _ executable: String,
+        _ arguments: [String],
+        readyLine: Bool = true,
+        environment: [String: String] = [:],
+        standardError: URL? = nil
+    ) async throws -> PeerProcess {
+        try await offThread {
+            try PeerProcess(executable, arguments, readyLine: readyLine, environment: environment, standardError: standardError)
+        }
     }
 
-    public func line() async throws -> String { try await offThread { try self.readLine() } }
+    /// The next line of stdout; after `seconds` the process is killed, which ends the read.
+    public func line(within seconds: Double = 60) async throws -> String {
+        let pid = process.processIdentifier
+        let watchdog = Task {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            kill(pid, SIGKILL)
+        }
+        defer { watchdog.cancel() }
+        return try await offThread { try self.readLine() }
+    }
 
-    public func exitStatus() async -> Int32 { (try? await offThread { self.waitForExit() }) ?? -1 }
+    /// Waits for the process to exit; after `seconds` it is killed and -1 returned, so a stuck child
+    /// fails its test instead of hanging the run.
+    public func exitStatus(within seconds: Double = 60) async -> Int32 {
+        let pid = process.processIdentifier
+        let watchdog = Task {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            kill(pid, SIGKILL)
+        }
+        defer { watchdog.cancel() }
+        let status = (try? await offThread { self.waitForExit() }) ?? -1
+        return process.terminationReason == .exit ? status : -1
+    }
 
     public func rest() async -> String { (try? await offThread { self.readRest() }) ?? "" }
 }

@@ -17,25 +17,13 @@ struct ClientHandlerTests {
         init(configuration: WebSocketClientConfiguration = .init(keepalive: nil)) throws {
             channel = EmbeddedChannel()
             handshake = ClientHandshake(url: try WebSocketURL("ws://example.com/"), deflate: configuration.compression)
-            let delegate = InboundDelegate(eventLoop: channel.eventLoop)
-            let new = InboundProducer.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4),
-                finishOnDeinit: true,
-                delegate: delegate
-            )
-            sequence = new.sequence
-            let handshakePromise = channel.eventLoop.makePromise(of: ClientHandshake.Result.self)
-            let closePromise = channel.eventLoop.makePromise(of: WebSocketCloseFrame.self)
-            let handler = ClientChannelHandler(
-                handshake: handshake,
-                configuration: configuration,
-                handshakePromise: handshakePromise,
-                closePromise: closePromise,
-                source: new.source
-            )
-            delegate.handler = handler
-            handshakeResult = handshakePromise.futureResult
-            closeResult = closePromise.futureResult
+            var configuration = configuration
+            configuration.inboundBufferMessages = 4  // low 2, high 4: back pressure after a few messages
+            let parts = ClientChannelHandler.make(eventLoop: channel.eventLoop, handshake: handshake, configuration: configuration)
+            let handler = parts.handler
+            sequence = parts.sequence
+            handshakeResult = parts.handshake
+            closeResult = parts.close
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 80)).wait()
         }

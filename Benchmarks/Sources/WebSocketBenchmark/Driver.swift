@@ -29,14 +29,8 @@ enum Driver {
             var serverArguments = ["serve"]
             if config.compressed { serverArguments.append("--compressed") }
             if config.tls { serverArguments += ["--certificate", certificate, "--key", key] }
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: me)
-            server.arguments = serverArguments
-            let pipe = Pipe()
-            server.standardOutput = pipe
-            try server.run()
+            let (server, port) = try startSender(me, serverArguments)
             defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-            guard let port = readLine(from: pipe).flatMap(Int.init) else { throw BenchmarkError("the sender did not start") }
             var ours: [ReceiveResult] = []
             var theirs: [ReceiveResult] = []
             for round in 0..<repeats {
@@ -76,14 +70,8 @@ enum Driver {
             var serverArguments = ["serve", "--idle"]
             if config.compressed { serverArguments.append("--compressed") }
             if config.tls { serverArguments += ["--certificate", certificate, "--key", key] }
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: me)
-            server.arguments = serverArguments
-            let pipe = Pipe()
-            server.standardOutput = pipe
-            try server.run()
+            let (server, port) = try startSender(me, serverArguments)
             defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-            guard let port = readLine(from: pipe).flatMap(Int.init) else { throw BenchmarkError("the sender did not start") }
             var results: [String: IdleResult] = [:]
             for implementation in ["callrelay", "swift-websocket"] {
                 var arguments = ["hold", "--impl", implementation, "--port", "\(port)", "--connections", "\(connections)"]
@@ -106,6 +94,21 @@ enum Driver {
             ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
              "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate]
         )
+    }
+
+    /// Starts the sender in a process of its own and reads the port it listens on.
+    static func startSender(_ executable: String, _ arguments: [String]) throws -> (Process, Int) {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: executable)
+        server.arguments = arguments
+        let pipe = Pipe()
+        server.standardOutput = pipe
+        try server.run()
+        guard let port = readLine(from: pipe).flatMap(Int.init) else {
+            kill(server.processIdentifier, SIGKILL)
+            throw BenchmarkError("the sender did not start")
+        }
+        return (server, port)
     }
 
     static func median(_ results: [ReceiveResult]) -> ReceiveResult {

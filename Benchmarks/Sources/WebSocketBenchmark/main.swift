@@ -5,6 +5,7 @@ import Foundation
 //
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
+//   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
 // time and peak memory are its own.
@@ -52,6 +53,15 @@ do {
         }
         emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
+    case "serve-pbx":
+        try await TenantsBenchmark.servePBX(tenants: option("--tenants").flatMap(Int.init) ?? 1000, directory: option("--directory") ?? "/tmp")
+    case "relay-tenants":
+        guard let rest = option("--rest"), let ca = option("--ca") else { throw BenchmarkError("relay-tenants needs --rest and --ca") }
+        let result = try await TenantsBenchmark.relay(tenants: option("--tenants").flatMap(Int.init) ?? 1000, restBase: rest, caFile: ca)
+        emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        exit(0)
+    case "tenants":
+        try TenantsBenchmark.run(tenants: option("--tenants").flatMap(Int.init) ?? 1000)
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:
