@@ -7,7 +7,9 @@ struct CallRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callrelay",
         abstract: "Relays PBX call events to CRMs and log streams.",
-        subcommands: [DemoCommand.self, RunCommand.self, CheckCommand.self, GapsCommand.self, SimulateCommand.self, WebSocketCommand.self]
+        subcommands: [
+            DemoCommand.self, RunCommand.self, CheckCommand.self, GapsCommand.self, SimulateCommand.self, WebSocketCommand.self,
+        ]
     )
 
     static func main() async {

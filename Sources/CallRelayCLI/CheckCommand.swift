@@ -15,7 +15,9 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(config)
         let names = configuration.tenants.map(\.name).joined(separator: ", ")
-        print("\(config): OK, \(configuration.tenants.count) tenant\(configuration.tenants.count == 1 ? "" : "s") (\(names)), data in \(configuration.dataDirectory.path)")
+        print(
+            "\(config): OK, \(configuration.tenants.count) tenant\(configuration.tenants.count == 1 ? "" : "s") (\(names)), data in \(configuration.dataDirectory.path)"
+        )
     }
 }
 

@@ -32,7 +32,8 @@ struct DemoCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let caFile = directory.appendingPathComponent("simulator-ca.pem").path
         try (simulator.caPEM ?? "").write(toFile: caFile, atomically: true, encoding: .utf8)
-        let credentials = XelionCredentials(baseURL: simulator.restBase + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-demo")
+        let credentials = XelionCredentials(
+            baseURL: simulator.restBase + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-demo")
         let configuration = RelayConfiguration(
             dataDirectory: directory.appendingPathComponent("data"),
             tenants: [.init(name: "acme", xelion: .init(credentials: credentials, caFile: caFile))]

@@ -47,12 +47,17 @@ struct SimulateCommand: AsyncParsableCommand {
         let simulator = try await XelionSimulator.start(configuration)
         var caPath: String?
         if let pem = simulator.caPEM {
-            let path = caOut ?? FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-simulator-ca-\(getpid()).pem").path
+            let path =
+                caOut
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-simulator-ca-\(getpid()).pem").path
             try pem.write(toFile: path, atomically: true, encoding: .utf8)
             caPath = path
         }
         let ready = ["rest": simulator.restBase, "ca": caPath].compactMapValues { $0 }
-        writeLine(String(decoding: try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        writeLine(
+            String(
+                decoding: try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys, .withoutEscapingSlashes]),
+                as: UTF8.self))
         let interrupted = InterruptHandler { Foundation.exit(0) }
         defer { interrupted.cancel() }
         while true {

@@ -14,7 +14,8 @@ public struct Backoff: Sendable, Equatable {
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration {
         let ceiling = min(cap, base * (1 << min(attempt, 30)))
         attempt += 1
-        let nanoseconds = max(Int64(ceiling.components.seconds) * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000, 0)
+        let nanoseconds = max(
+            Int64(ceiling.components.seconds) * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000, 0)
         return .nanoseconds(Int64.random(in: 0...nanoseconds, using: &generator))
     }
 

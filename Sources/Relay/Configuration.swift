@@ -28,7 +28,9 @@ public struct RelayConfiguration: Sendable {
         public var caFile: String?
         public var events: [String]
 
-        public init(credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue)) {
+        public init(
+            credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue)
+        ) {
             self.credentials = credentials
             self.caFile = caFile
             self.events = events

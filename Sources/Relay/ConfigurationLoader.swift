@@ -18,7 +18,9 @@ public struct ConfigurationLoader {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw ConfigurationError(problems: [.init(file: path, line: nil, key: "", reason: "cannot read the file: \(error.localizedDescription)")])
+            throw ConfigurationError(problems: [
+                .init(file: path, line: nil, key: "", reason: "cannot read the file: \(error.localizedDescription)")
+            ])
         }
         return try parse(text, file: path, baseDirectory: url.deletingLastPathComponent())
     }
@@ -32,10 +34,13 @@ public struct ConfigurationLoader {
             throw ConfigurationError(problems: [.init(file: file, line: nil, key: "", reason: "not valid YAML: \(error)")])
         }
         guard let root, case .mapping(let mapping) = root else {
-            throw ConfigurationError(problems: [.init(file: file, line: root?.mark?.line, key: "", reason: "the file must be a mapping with data_dir and tenants")])
+            throw ConfigurationError(problems: [
+                .init(file: file, line: root?.mark?.line, key: "", reason: "the file must be a mapping with data_dir and tenants")
+            ])
         }
         let top = reader.fields(mapping, path: "", allowed: ["data_dir", "tenants"])
-        let dataDirectory = reader.path(top["data_dir"], path: "data_dir", mustExist: false) ?? baseDirectory.appendingPathComponent("data").path
+        let dataDirectory =
+            reader.path(top["data_dir"], path: "data_dir", mustExist: false) ?? baseDirectory.appendingPathComponent("data").path
         var tenants: [RelayConfiguration.Tenant] = []
         if let node = top["tenants"] {
             guard case .sequence(let list) = node, !list.isEmpty else {
@@ -78,8 +83,13 @@ private struct Reader {
             let key = keyNode.string ?? ""
             let full = path.isEmpty ? key : "\(path).\(key)"
             guard allowed.contains(key) else {
-                let suggestion = allowed.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 3 ? $0 : nil }
-                problem(keyNode, full, "unknown key" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; allowed: \(allowed.joined(separator: ", "))"))
+                let suggestion = allowed.min { distance($0, key) < distance($1, key) }.flatMap {
+                    distance($0, key) <= 3 ? $0 : nil
+                }
+                problem(
+                    keyNode, full,
+                    "unknown key"
+                        + (suggestion.map { "; did you mean '\($0)'?" } ?? "; allowed: \(allowed.joined(separator: ", "))"))
                 continue
             }
             result[key] = value
@@ -161,7 +171,8 @@ private struct Reader {
             }
         }
         guard let name, let url, let username, let password, let userSpace else { return nil }
-        let credentials = XelionCredentials(baseURL: url, userName: username, password: password, userSpace: userSpace, appKey: appKey)
+        let credentials = XelionCredentials(
+            baseURL: url, userName: username, password: password, userSpace: userSpace, appKey: appKey)
         return .init(name: name, xelion: .init(credentials: credentials, caFile: caFile, events: events))
     }
 
@@ -169,7 +180,9 @@ private struct Reader {
     mutating func secret(_ fields: [String: Node], path: String) -> String? {
         switch (fields["password_env"], fields["password_file"]) {
         case (nil, nil):
-            problems.append(.init(file: file, line: nil, key: "\(path).password_env", reason: "is missing: give password_env or password_file"))
+            problems.append(
+                .init(
+                    file: file, line: nil, key: "\(path).password_env", reason: "is missing: give password_env or password_file"))
             return nil
         case (.some(let env), .some):
             problem(env, "\(path).password_env", "give password_env or password_file, not both")

@@ -15,7 +15,14 @@ public struct RelayDaemon: Sendable {
     let logger: Logger
     private let group: ServiceGroup
 
-    public init(configuration: RelayConfiguration, logger: Logger, emit: @escaping @Sendable (TenantEvent) async -> Void) throws {
+    /// - Parameter connectLimit: how many tenants may be connecting at the same moment.
+    public init(
+        configuration: RelayConfiguration,
+        logger: Logger,
+        connectLimit: Int = 32,
+        emit: @escaping @Sendable (TenantEvent) async -> Void
+    ) throws {
+        let gate = ConnectGate(limit: connectLimit)
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let gaps = GapLog(dataDirectory: configuration.dataDirectory)
         let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
@@ -44,7 +51,15 @@ public struct RelayDaemon: Sendable {
                 caFile: tenant.xelion.caFile
             )
             sources.append(
-                XelionTenantSource(configuration: sourceConfiguration, session: session, gaps: gaps, deadLetters: deadLetters, logger: logger, emit: emit)
+                XelionTenantSource(
+                    configuration: sourceConfiguration,
+                    session: session,
+                    gaps: gaps,
+                    deadLetters: deadLetters,
+                    logger: logger,
+                    gate: gate,
+                    emit: emit
+                )
             )
         }
         self.sources = sources
@@ -52,7 +67,8 @@ public struct RelayDaemon: Sendable {
         self.logger = logger
         let services: [any Service] = sources.map(TenantService.init)
         group = ServiceGroup(
-            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
     }
 
@@ -81,4 +97,3 @@ struct TenantService: Service {
         }
     }
 }
-

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 import WebSocket
 import Xelion
 
@@ -87,6 +87,7 @@ public final class XelionTenantSource: Sendable {
     private let deadLetters: DeadLetterFile
     private let logger: Logger
     private let emit: @Sendable (TenantEvent) async -> Void
+    private let gate: ConnectGate?
     private let statusBox = NIOLockedValueBox(TenantStatus())
 
     public init(
@@ -95,8 +96,10 @@ public final class XelionTenantSource: Sendable {
         gaps: GapLog,
         deadLetters: DeadLetterFile,
         logger: Logger,
+        gate: ConnectGate? = nil,
         emit: @escaping @Sendable (TenantEvent) async -> Void
     ) {
+        self.gate = gate
         self.configuration = configuration
         self.session = session
         self.gaps = gaps
@@ -122,11 +125,7 @@ public final class XelionTenantSource: Sendable {
             var lastAlive: Date?
             let cause: Cause
             do {
-                let url = try await session.websocketURL()
-                let socket = try await WebSocketClient.connect(to: url, configuration: configuration.socket, logger: logger)
-                for type in configuration.events {
-                    try await socket.send(.text(XelionSocketRequest.subscribe(type)))
-                }
+                let socket = try await connectAndSubscribe()
                 let now = Date()
                 connectedAt = now
                 lastAlive = now
@@ -163,7 +162,8 @@ public final class XelionTenantSource: Sendable {
             switch cause {
             case .pbx(let error) where error.needsOperator:
                 wait = configuration.operatorRetry
-                logger.error("the PBX refused this tenant; an operator must act", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+                logger.error(
+                    "the PBX refused this tenant; an operator must act", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
             case .pbx(.tooManyRequests(let retryAfter)):
                 wait = max(retryAfter ?? .zero, backoff.next())
                 logger.warning("the PBX asks us to slow down", metadata: ["retry_in": "\(wait)"])
@@ -188,6 +188,21 @@ public final class XelionTenantSource: Sendable {
         // Log out outside the cancelled task, so the request is not cancelled with it.
         let session = self.session
         await Task { await session.logout() }.value
+    }
+
+    /// Logs in if needed, fetches a fresh socket URL, connects and subscribes: the part that the gate
+    /// paces across tenants.
+    private func connectAndSubscribe() async throws -> WebSocketConnection {
+        let work: @Sendable () async throws -> WebSocketConnection = { [session, configuration, logger] in
+            let url = try await session.websocketURL()
+            let socket = try await WebSocketClient.connect(to: url, configuration: configuration.socket, logger: logger)
+            for type in configuration.events {
+                try await socket.send(.text(XelionSocketRequest.subscribe(type)))
+            }
+            return socket
+        }
+        if let gate { return try await gate.run(work) }
+        return try await work()
     }
 
     /// Why a connection ended or could not be made.
@@ -284,7 +299,10 @@ public final class XelionTenantSource: Sendable {
         case .text(let value): text = value
         case .binary(let data):
             update { $0.malformed += 1 }
-            await keep(DeadLetter(tenant: configuration.tenant, receivedAt: now, reason: "binary message", message: Data(data.readableBytesView).base64EncodedString()))
+            await keep(
+                DeadLetter(
+                    tenant: configuration.tenant, receivedAt: now, reason: "binary message",
+                    message: Data(data.readableBytesView).base64EncodedString()))
             return
         }
         switch XelionSocketMessage.decode(text) {
@@ -315,7 +333,8 @@ public final class XelionTenantSource: Sendable {
 
     private func recordGap(_ gap: Gap) async {
         update { $0.gaps += 1 }
-        logger.warning("gap in the event stream", metadata: ["from": "\(gap.start)", "to": "\(gap.end)", "cause": "\(gap.cause)"])
+        logger.warning(
+            "gap in the event stream", metadata: ["from": "\(gap.start)", "to": "\(gap.end)", "cause": "\(gap.cause)"])
         do {
             try await gaps.record(gap)
         } catch {

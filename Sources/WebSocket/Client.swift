@@ -91,7 +91,9 @@ public enum WebSocketClient {
 
 extension ClientChannelHandler {
     /// A handler with its message stream and the futures of its handshake and of its end.
-    static func make(eventLoop: any EventLoop, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) -> (
+    static func make(
+        eventLoop: any EventLoop, handshake: ClientHandshake, configuration: WebSocketClientConfiguration
+    ) -> (
         handler: ClientChannelHandler,
         sequence: InboundProducer,
         handshake: EventLoopFuture<ClientHandshake.Result>,

@@ -109,7 +109,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         keepaliveTask?.cancel()
         machine.transportClosed()
         if case .handshaking = phase {
-            handshakePromise.fail(transportError ?? .connectionLost(reason: "the server closed the connection during the handshake"))
+            handshakePromise.fail(
+                transportError ?? .connectionLost(reason: "the server closed the connection during the handshake"))
         }
         phase = .closed
         let result =

@@ -61,7 +61,8 @@ public struct WebSocketClientConfiguration: Sendable {
 
     func validate() throws(WebSocketError) {
         if let problem = compression?.validate() { throw .invalidConfiguration(problem) }
-        for (name, value) in headers where name.contains(where: { $0 == ":" || $0.isNewline || $0 == " " })
+        for (name, value) in headers
+        where name.contains(where: { $0 == ":" || $0.isNewline || $0 == " " })
             || value.contains(where: \.isNewline)
         {
             throw .invalidConfiguration("request header '\(name)' is malformed")

@@ -47,7 +47,9 @@ public final class WebSocketConnection: Sendable {
     /// Starts the closing handshake and waits until the connection has ended. Returns the server's
     /// answering close frame, or throws what ended the connection instead.
     @discardableResult
-    public func close(code: WebSocketCloseCode = .normalClosure, reason: String = "") async throws(WebSocketError)
+    public func close(
+        code: WebSocketCloseCode = .normalClosure, reason: String = ""
+    ) async throws(WebSocketError)
         -> WebSocketCloseFrame
     {
         do {

@@ -179,7 +179,11 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         case .text where header.fin && !header.rsv1:
             // The common case, a whole text message in one frame: one validating pass makes the String.
             if prefix == 0 {
-                guard let text = payload.withUnsafeReadableBytes({ String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }) else {
+                guard
+                    let text = payload.withUnsafeReadableBytes({
+                        String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self)
+                    })
+                else {
                     return fail(.invalidPayload, "invalid UTF-8 in a text message")
                 }
                 return .deliver(.text(text))
@@ -215,7 +219,9 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
 
     /// `wholeMessage`: this frame is the entire message, so text can be validated once at the end
     /// instead of incrementally (nothing arrives after it that fail-fast could save).
-    private mutating func append(_ payload: ByteBuffer, fin: Bool, validatedPrefix prefix: Int, wholeMessage: Bool = false)
+    private mutating func append(
+        _ payload: ByteBuffer, fin: Bool, validatedPrefix prefix: Int, wholeMessage: Bool = false
+    )
         -> ReadAction?
     {
         guard var partial = message else { return fail(.protocolError, "continuation frame without a message") }

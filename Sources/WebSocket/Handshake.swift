@@ -74,7 +74,8 @@ public struct ClientHandshake: Sendable {
             .map { $0.trimmingCharacters(in: " \t") }
         if !chosen.isEmpty {
             guard chosen.count == 1, subprotocols.contains(chosen[0]) else {
-                throw .handshakeRejected(reason: "the server chose subprotocol '\(chosen.joined(separator: ","))', which we did not offer")
+                throw .handshakeRejected(
+                    reason: "the server chose subprotocol '\(chosen.joined(separator: ","))', which we did not offer")
             }
             subprotocol = chosen[0]
         }

@@ -47,7 +47,9 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
     private var pending: ByteBuffer?
     private var connection: WebSocketServerConnection?
 
-    public init(delegate: any WebSocketServerDelegate, limits: WebSocketConnectionStateMachine.Limits = .init(), compression: Bool = true) {
+    public init(
+        delegate: any WebSocketServerDelegate, limits: WebSocketConnectionStateMachine.Limits = .init(), compression: Bool = true
+    ) {
         self.delegate = delegate
         self.limits = limits
         self.compression = compression
@@ -71,8 +73,11 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
                 }
                 request = ByteBuffer()
             } catch {
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")))
-                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(
+                    wrapOutboundOut(
+                        ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+                )
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
             return
         }
@@ -97,13 +102,15 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
             case .closeReceived(_, let reply):
                 // The server ends TCP once the closing handshake is done (RFC 6455 §7.1.1).
                 if let reply {
-                    context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                    context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil)
+                    }
                 } else {
                     context.close(promise: nil)
                 }
             case .fail(_, let frame):
                 if let frame {
-                    context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                    context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil)
+                    }
                 } else {
                     context.close(promise: nil)
                 }

@@ -29,7 +29,11 @@ public enum ServerHandshake {
         var text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         text += "Sec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: key))\r\n"
         var deflate: NegotiatedDeflate?
-        if compression, let offer = try? ExtensionHeader.parse(head.values("Sec-WebSocket-Extensions")).first(where: { $0.name == "permessage-deflate" }) {
+        if compression,
+            let offer = try? ExtensionHeader.parse(head.values("Sec-WebSocket-Extensions")).first(where: {
+                $0.name == "permessage-deflate"
+            })
+        {
             var agreed = NegotiatedDeflate(localNoContextTakeover: true, compressionThreshold: 256)
             var answer = ["permessage-deflate", "server_no_context_takeover"]
             for (name, value) in offer.parameters {

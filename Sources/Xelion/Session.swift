@@ -48,7 +48,9 @@ public actor XelionSession {
         if let appKey = credentials.appKey { body["appKey"] = appKey }
         let answer = try await post("me/login", json: body, authorization: lastToken)
         try adopt(answer)
-        logger.info("logged in to the PBX", metadata: ["user": "\(credentials.userName)", "valid_until": "\(validUntil.map { "\($0)" } ?? "unknown")"])
+        logger.info(
+            "logged in to the PBX",
+            metadata: ["user": "\(credentials.userName)", "valid_until": "\(validUntil.map { "\($0)" } ?? "unknown")"])
     }
 
     /// Renews with the renewal token; falls back to a fresh login when the PBX no longer knows us.
@@ -113,7 +115,9 @@ public actor XelionSession {
         validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }
     }
 
-    private func post(_ path: String, json: [String: String]? = nil, jsonString: String? = nil, authorization: String?)
+    private func post(
+        _ path: String, json: [String: String]? = nil, jsonString: String? = nil, authorization: String?
+    )
         async throws(XelionError) -> JSONValue
     {
         var request = HTTPClientRequest(url: credentials.baseURL + path)
@@ -142,7 +146,9 @@ public actor XelionSession {
         } catch {
             throw .unreachable(Self.describe(error))
         }
-        let value = body.readableBytes == 0 ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))
+        let value =
+            body.readableBytes == 0
+            ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))
         guard (200..<300).contains(status) else {
             let retryAfter = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
             throw XelionError.from(

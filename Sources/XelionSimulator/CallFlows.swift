@@ -28,7 +28,9 @@ public struct CallFlows: Sendable {
     }
 
     private mutating func party(_ number: String, user: String?) -> [String: String] {
-        var fields = ["FlowId": id("flow"), "PhoneNumber": number, "Addressable": "ad-\(number.suffix(4))", "CallLogOid": id("log")]
+        var fields = [
+            "FlowId": id("flow"), "PhoneNumber": number, "Addressable": "ad-\(number.suffix(4))", "CallLogOid": id("log"),
+        ]
         if let user {
             fields["User"] = user
             fields["UserAddressable"] = "ua-\(user)"
@@ -37,9 +39,11 @@ public struct CallFlows: Sendable {
     }
 
     private static func now() -> String {
-        Date().formatted(Date.VerbatimFormatStyle(
-            format: "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
-            timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
+        Date().formatted(
+            Date.VerbatimFormatStyle(
+                format:
+                    "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
+                timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
     }
 
     private func event(

@@ -28,7 +28,8 @@ final class RESTHandler: ChannelInboundHandler {
             let (status, answer) = route(head, body: body)
             var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(answer.readableBytes)")])
             if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
             let keepAlive = head.isKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
@@ -52,29 +53,45 @@ final class RESTHandler: ChannelInboundHandler {
             return error(.notFound, 10100, "no such object")
         }
         let tenant = parts[2]
-        let authorization = head.headers.first(name: "Authorization").flatMap { $0.hasPrefix("xelion ") ? String($0.dropFirst(7)) : nil }
+        let authorization = head.headers.first(name: "Authorization").flatMap {
+            $0.hasPrefix("xelion ") ? String($0.dropFirst(7)) : nil
+        }
         let now = Date()
         return state.withLockedValue { state -> (HTTPResponseStatus, ByteBuffer) in
             func valid(_ token: String?) -> String? {
-                guard let token, let session = state.sessions[token], session.tenant == tenant, session.validUntil > now else { return nil }
+                guard let token, let session = state.sessions[token], session.tenant == tenant, session.validUntil > now else {
+                    return nil
+                }
                 return token
             }
             func issue(tenant: String, user: String, space: String) -> [String: String] {
                 let token = SimulatorState.token()
                 let validUntil = now.addingTimeInterval(state.tokenLifetime)
-                state.sessions[token] = .init(tenant: tenant, user: user, space: space, validUntil: validUntil, renewal: SimulatorState.token())
+                state.sessions[token] = .init(
+                    tenant: tenant, user: user, space: space, validUntil: validUntil, renewal: SimulatorState.token())
                 state.spaces["\(tenant)/\(user)/\(space)"] = token
-                let until = validUntil.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
-                return ["authentication": token, "renewalToken": state.sessions[token]?.renewal ?? "", "validUntil": until.replacingOccurrences(of: "T", with: " ")]
+                let until = validUntil.formatted(
+                    .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(
+                        .colon))
+                return [
+                    "authentication": token, "renewalToken": state.sessions[token]?.renewal ?? "",
+                    "validUntil": until.replacingOccurrences(of: "T", with: " "),
+                ]
             }
             switch parts[4] {
             case "login":
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
                     let user = object["userName"] as? String, let password = object["password"] as? String
                 else { return error(.badRequest, 10002, "userName and password are required") }
-                guard let space = object["userSpace"] as? String, !space.isEmpty else { return error(.badRequest, 10011, "userSpace is required") }
-                guard state.passwords["\(tenant)/\(user)"] == password else { return error(.unauthorized, 10004, "wrong credentials") }
-                if let old = state.spaces["\(tenant)/\(user)/\(space)"], let session = state.sessions[old], session.validUntil > now, authorization != old {
+                guard let space = object["userSpace"] as? String, !space.isEmpty else {
+                    return error(.badRequest, 10011, "userSpace is required")
+                }
+                guard state.passwords["\(tenant)/\(user)"] == password else {
+                    return error(.unauthorized, 10004, "wrong credentials")
+                }
+                if let old = state.spaces["\(tenant)/\(user)/\(space)"], let session = state.sessions[old],
+                    session.validUntil > now, authorization != old
+                {
                     return error(.unauthorized, 10005, "already logged in with this userSpace")
                 }
                 if let old = state.spaces["\(tenant)/\(user)/\(space)"] { state.sessions[old] = nil }
@@ -82,8 +99,12 @@ final class RESTHandler: ChannelInboundHandler {
                 answer["serverVersion"] = "callrelay-simulator"
                 return (.ok, json(answer))
             case "renew":
-                guard let token = valid(authorization), let session = state.sessions[token] else { return error(.unauthorized, 10000, "not authenticated") }
-                let presented = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView), options: [.fragmentsAllowed])) as? String
+                guard let token = valid(authorization), let session = state.sessions[token] else {
+                    return error(.unauthorized, 10000, "not authenticated")
+                }
+                let presented =
+                    (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView), options: [.fragmentsAllowed]))
+                    as? String
                 guard presented == session.renewal || presented == state.passwords["\(tenant)/\(session.user)"] else {
                     return error(.unauthorized, 10021, "bad renewal token")
                 }
@@ -105,4 +126,3 @@ final class RESTHandler: ChannelInboundHandler {
         }
     }
 }
-

@@ -38,7 +38,11 @@ final class SocketDelegate: WebSocketServerDelegate {
         guard let type = request["notificationType"] as? String else { return }
         let on = (request["toggle"] as? Bool) ?? ((request["toggle"] as? String) == "true")
         state.withLockedValue { state in
-            if on { state.connections[connection]?.subscribed.insert(type) } else { state.connections[connection]?.subscribed.remove(type) }
+            if on {
+                state.connections[connection]?.subscribed.insert(type)
+            } else {
+                state.connections[connection]?.subscribed.remove(type)
+            }
         }
     }
 

@@ -35,7 +35,9 @@ public final class XelionSimulator: Sendable {
         self.channels = channels
     }
 
-    public static func start(_ configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
+    public static func start(
+        _ configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws
         -> XelionSimulator
     {
         let certificates = configuration.tls ? try SimulatorCertificates() : nil
@@ -126,7 +128,9 @@ public final class XelionSimulator: Sendable {
 
 /// Everything the simulator knows, behind one lock (REST and sockets run on several event loops).
 struct SimulatorState: Sendable {
-    static let callEvents: Set<String> = ["newCallEvent", "callConnectedEvent", "callHungUpEvent", "missedCallEvent", "channelHungUpEvent"]
+    static let callEvents: Set<String> = [
+        "newCallEvent", "callConnectedEvent", "callHungUpEvent", "missedCallEvent", "channelHungUpEvent",
+    ]
 
     struct Session: Sendable {
         var tenant: String

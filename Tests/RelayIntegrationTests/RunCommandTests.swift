@@ -15,7 +15,8 @@ struct RunCommandTests {
     @Test("runs every tenant, relays events, and on SIGTERM closes with 1001, logs out and exits 0; no secret in any line")
     func runAndShutDown() async throws {
         let peer = try await XelionPeer.start()
-        let config = try writeConfiguration("""
+        let config = try writeConfiguration(
+            """
             data_dir: ./data
             tenants:
               - name: acme
@@ -64,7 +65,8 @@ struct RunCommandTests {
 
     @Test("check names the file, line, key and reason, and exits 1; run refuses the same file")
     func checkRefuses() async throws {
-        let config = try writeConfiguration("""
+        let config = try writeConfiguration(
+            """
             tenants:
               - name: acme
                 xelion:
@@ -74,11 +76,14 @@ struct RunCommandTests {
             """)
         for command in ["check", "run"] {
             let errors = config.deletingLastPathComponent().appendingPathComponent("\(command).err")
-            let process = try await PeerProcess.launch(TestEnvironment.callrelay, [command, "--config", config.path], readyLine: false, standardError: errors)
+            let process = try await PeerProcess.launch(
+                TestEnvironment.callrelay, [command, "--config", config.path], readyLine: false, standardError: errors)
             #expect(await process.exitStatus() == 1)
             let text = try String(contentsOf: errors, encoding: .utf8)
-            #expect(text.contains("\(config.path):5: tenants[0].xelion.usernam: unknown key; did you mean 'username'?"), "\(text)")
-            #expect(text.contains("tenants[0].xelion.password_env: environment variable CALLRELAY_TEST_UNSET_VARIABLE is not set"))
+            #expect(
+                text.contains("\(config.path):5: tenants[0].xelion.usernam: unknown key; did you mean 'username'?"), "\(text)")
+            #expect(
+                text.contains("tenants[0].xelion.password_env: environment variable CALLRELAY_TEST_UNSET_VARIABLE is not set"))
         }
     }
 
@@ -97,7 +102,8 @@ struct RunCommandTests {
 
     @Test("demo runs on a fresh machine: simulator, relay over wss://, every played event shown, exit 0")
     func demo() async throws {
-        let demo = try await PeerProcess.launch(TestEnvironment.callrelay, ["demo", "--calls", "4", "--rate", "50"], readyLine: false)
+        let demo = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["demo", "--calls", "4", "--rate", "50"], readyLine: false)
         #expect(await demo.exitStatus() == 0)
         let output = await demo.rest()
         let events = output.split(separator: "\n").filter { $0.contains("  acme  ") }

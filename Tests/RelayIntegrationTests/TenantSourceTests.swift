@@ -41,7 +41,8 @@ struct TenantSourceTests {
         )
         tweak(&configuration)
         var logger = Logger(label: "test")
-        logger.logLevel = ProcessInfo.processInfo.environment["CALLRELAY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["CALLRELAY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         // The source's own client, as in the daemon: it outlives any one PBX process.
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = peer.caFile { tls.additionalTrustRoots = [.file(caFile)] }
@@ -110,7 +111,9 @@ struct TenantSourceTests {
         await running.stop()
     }
 
-    @Test("reconnects and resubscribes after a clean close and after a TCP reset, recording each gap", arguments: ["close", "reset"])
+    @Test(
+        "reconnects and resubscribes after a clean close and after a TCP reset, recording each gap",
+        arguments: ["close", "reset"])
     func drops(how: String) async throws {
         let peer = try await XelionPeer.start()
         let running = start(peer)
@@ -156,7 +159,9 @@ struct TenantSourceTests {
 
     @Test("three tenants at once: a wrong password stops only its own tenant")
     func isolation() async throws {
-        let peer = try await XelionPeer.start(["--user", "acme:admin:secret", "--user", "beta:admin:secret", "--user", "gamma:admin:secret"])
+        let peer = try await XelionPeer.start([
+            "--user", "acme:admin:secret", "--user", "beta:admin:secret", "--user", "gamma:admin:secret",
+        ])
         let acme = start(peer, tenant: "acme")
         let beta = start(peer, tenant: "beta")
         let gamma = start(peer, tenant: "gamma", password: "wrong")
@@ -187,9 +192,14 @@ struct TenantSourceTests {
         try await peer.control("raw", body: #"{"notificationType":"wallboardEvent","notification":{}}"#)
         try await peer.control("raw", body: #"{"notificationType":"newCallEvent","notification":{"date":"2026-11-27 10:00:00"}}"#)
         try await playCalls(1, on: peer, into: running)
-        try await eventually("counted") { running.source.status.malformed == 2 && running.source.status.unknownNotifications == 1 }
+        try await eventually("counted") {
+            running.source.status.malformed == 2 && running.source.status.unknownNotifications == 1
+        }
         let letters = try DeadLetterFile(dataDirectory: running.dataDirectory).all()
-        #expect(letters.map(\.message) == ["{not json", #"{"notificationType":"newCallEvent","notification":{"date":"2026-11-27 10:00:00"}}"#])
+        #expect(
+            letters.map(\.message) == [
+                "{not json", #"{"notificationType":"newCallEvent","notification":{"date":"2026-11-27 10:00:00"}}"#,
+            ])
         #expect(letters.allSatisfy { $0.tenant == "acme" && !$0.reason.isEmpty })
         await running.stop()
     }

@@ -1,9 +1,9 @@
-import TestSupport
 import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import TestSupport
 import Testing
 import Xelion
 
@@ -21,7 +21,9 @@ final class XelionPeer: @unchecked Sendable {
 
     /// - Parameters: extra arguments for the peer (`--user`, `--token-ttl`, `--plain`, ...).
     /// Starts the peer without blocking a concurrency thread while Python starts.
-    static func start(_ arguments: [String] = [], ports: (rest: Int, ws: Int)? = nil, directory: URL? = nil) async throws -> XelionPeer {
+    static func start(
+        _ arguments: [String] = [], ports: (rest: Int, ws: Int)? = nil, directory: URL? = nil
+    ) async throws -> XelionPeer {
         try await offThread { try XelionPeer(arguments, ports: ports, directory: directory) }
     }
 
@@ -32,9 +34,11 @@ final class XelionPeer: @unchecked Sendable {
         let ca = self.directory.appendingPathComponent("peer-ca.pem").path
         process = try PeerProcess(
             TestEnvironment.python,
-            [TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
-             "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)", "--ca-out", ca,
-             "--manifest", self.directory.appendingPathComponent("manifest.jsonl").path] + arguments
+            [
+                TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
+                "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)", "--ca-out", ca,
+                "--manifest", self.directory.appendingPathComponent("manifest.jsonl").path,
+            ] + arguments
         )
         guard let rest = process.ready["rest"] as? String else { throw PeerError(description: "no REST URL: \(process.ready)") }
         restBase = rest
@@ -74,8 +78,10 @@ final class XelionPeer: @unchecked Sendable {
     /// Tenants with a live connection subscribed to all five call events.
     func subscribedTenants() async throws -> [String] {
         let connections = (try await state())["connections"] as? [[String: Any]] ?? []
-        return connections.filter { Set($0["subscribed"] as? [String] ?? []).isSuperset(of: XelionCallEventType.allCases.map(\.rawValue)) }
-            .compactMap { $0["tenant"] as? String }
+        return connections.filter {
+            Set($0["subscribed"] as? [String] ?? []).isSuperset(of: XelionCallEventType.allCases.map(\.rawValue))
+        }
+        .compactMap { $0["tenant"] as? String }
     }
 
     /// Every event the peer sent, from its manifest.

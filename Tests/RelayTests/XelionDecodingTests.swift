@@ -43,12 +43,18 @@ struct XelionDecodingTests {
 
     @Test("a numeric duration and a one-sided channel hangup decode too")
     func variants() {
-        guard case .callEvent(let hangup) = XelionSocketMessage.decode(#"{"notificationType":"callHungUpEvent","notification":{"callId":"c","duration":42}}"#) else {
+        guard
+            case .callEvent(let hangup) = XelionSocketMessage.decode(
+                #"{"notificationType":"callHungUpEvent","notification":{"callId":"c","duration":42}}"#)
+        else {
             Issue.record("not decoded")
             return
         }
         #expect(hangup.duration == 42)
-        guard case .callEvent(let channel) = XelionSocketMessage.decode(#"{"notificationType":"channelHungUpEvent","notification":{"callId":"c","calleeUser":"u"}}"#) else {
+        guard
+            case .callEvent(let channel) = XelionSocketMessage.decode(
+                #"{"notificationType":"channelHungUpEvent","notification":{"callId":"c","calleeUser":"u"}}"#)
+        else {
             Issue.record("not decoded")
             return
         }
@@ -59,13 +65,18 @@ struct XelionDecodingTests {
     @Test("sorts out echoes, unknown types and malformed input without throwing")
     func otherMessages() {
         #expect(XelionSocketMessage.decode(#"{"messageType":"test"}"#) == .livenessEcho)
-        if case .otherNotification(let type, _) = XelionSocketMessage.decode(#"{"notificationType":"wallboardEvent","notification":{}}"#) {
+        if case .otherNotification(let type, _) = XelionSocketMessage.decode(
+            #"{"notificationType":"wallboardEvent","notification":{}}"#)
+        {
             #expect(type == "wallboardEvent")
         } else {
             Issue.record("unknown types are passed on as such")
         }
-        for bad in ["{", "[1,2]", #"{"notification":{}}"#, #"{"notificationType":"newCallEvent"}"#,
-                    #"{"notificationType":"newCallEvent","notification":{"date":"x"}}"#, #"{"notificationType":"newCallEvent","notification":3}"#] {
+        for bad in [
+            "{", "[1,2]", #"{"notification":{}}"#, #"{"notificationType":"newCallEvent"}"#,
+            #"{"notificationType":"newCallEvent","notification":{"date":"x"}}"#,
+            #"{"notificationType":"newCallEvent","notification":3}"#,
+        ] {
             guard case .malformed(let reason, let kept) = XelionSocketMessage.decode(bad) else {
                 Issue.record("\(bad) must be malformed")
                 continue
@@ -83,8 +94,12 @@ struct XelionDecodingTests {
         #expect(XelionError.from(status: 401, code: 10007, message: "", retryAfter: nil) == .passwordExpired)
         #expect(XelionError.from(status: 401, code: 10012, message: "", retryAfter: nil) == .multiFactorRequired)
         #expect(XelionError.from(status: 401, code: 10021, message: "", retryAfter: nil) == .notAuthenticated(code: 10021))
-        #expect(XelionError.from(status: 429, code: 10402, message: "", retryAfter: .seconds(1)) == .tooManyRequests(retryAfter: .seconds(1)))
-        #expect(XelionError.from(status: 503, code: nil, message: "down", retryAfter: nil) == .serverError(status: 503, message: "down"))
+        #expect(
+            XelionError.from(status: 429, code: 10402, message: "", retryAfter: .seconds(1))
+                == .tooManyRequests(retryAfter: .seconds(1)))
+        #expect(
+            XelionError.from(status: 503, code: nil, message: "down", retryAfter: nil)
+                == .serverError(status: 503, message: "down"))
         #expect(XelionError.from(status: 400, code: 10011, message: "userSpace", retryAfter: nil).needsOperator)
         #expect(XelionError.wrongCredentials.needsOperator)
         #expect(!XelionError.notAuthenticated(code: nil).needsOperator)

@@ -55,7 +55,10 @@ public final class PeerProcess: @unchecked Sendable {
         standardError: URL? = nil
     ) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw PeerError(description: "\(executable) is missing: run scripts/test, or set CALLRELAY_PYTHON to a Python with ../shared/peer/requirements.txt")
+            throw PeerError(
+                description:
+                    "\(executable) is missing: run scripts/test, or set CALLRELAY_PYTHON to a Python with ../shared/peer/requirements.txt"
+            )
         }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -87,7 +90,10 @@ public final class PeerProcess: @unchecked Sendable {
         while true {
             let byte = stdout.fileHandleForReading.readData(ofLength: 1)
             if byte.isEmpty {
-                throw PeerError(description: "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self))")
+                throw PeerError(
+                    description:
+                        "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self))"
+                )
             }
             if byte == Data([0x0A]) { return String(decoding: data, as: UTF8.self) }
             data.append(byte)
@@ -139,7 +145,9 @@ public func unusedPort() -> Int {
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+    }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 

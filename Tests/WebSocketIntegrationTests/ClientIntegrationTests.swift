@@ -1,6 +1,6 @@
-import TestSupport
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 import WebSocket
 
@@ -11,7 +11,9 @@ struct ClientIntegrationTests {
 
     init() async throws { peer = try await offThread { try WebSocketPeer.start() } }
 
-    func connect(_ url: String, _ configuration: WebSocketClientConfiguration = .init()) async throws(WebSocketError) -> WebSocketConnection {
+    func connect(
+        _ url: String, _ configuration: WebSocketClientConfiguration = .init()
+    ) async throws(WebSocketError) -> WebSocketConnection {
         try await WebSocketClient.connect(to: url, configuration: configuration)
     }
 
@@ -96,7 +98,8 @@ struct ClientIntegrationTests {
 
     @Test("detects a server that vanished, within interval plus timeout")
     func vanishedServer() async throws {
-        let configuration = WebSocketClientConfiguration(keepalive: .init(interval: .milliseconds(300), timeout: .milliseconds(300)))
+        let configuration = WebSocketClientConfiguration(
+            keepalive: .init(interval: .milliseconds(300), timeout: .milliseconds(300)))
         let socket = try await connect(peer.url("plain", "/vanish"), configuration)
         await #expect(throws: WebSocketError.keepaliveTimeout) { _ = try await socket.closeResult }
         await #expect(throws: WebSocketError.keepaliveTimeout) { _ = try await collect(socket) }
@@ -120,7 +123,9 @@ struct ClientIntegrationTests {
     func compressionBomb() async throws {
         let configuration = WebSocketClientConfiguration(limits: .init(maxFrameSize: 1 << 20, maxMessageSize: 1 << 20))
         let socket = try await connect(peer.url("deflate", "/bomb?size=67108864"), configuration)
-        await #expect(throws: WebSocketError.protocolViolation(code: .messageTooBig, reason: "message inflates to more than 1048576 bytes")) {
+        await #expect(
+            throws: WebSocketError.protocolViolation(code: .messageTooBig, reason: "message inflates to more than 1048576 bytes")
+        ) {
             _ = try await socket.closeResult
         }
     }
@@ -150,7 +155,9 @@ struct ClientIntegrationTests {
         try await socket.close()
 
         // Without the test CA the certificate is not trusted.
-        await #expect(throws: WebSocketError.self) { _ = try await connect(peer.url("tls", "/echo", secure: true, host: "localhost")) }
+        await #expect(throws: WebSocketError.self) {
+            _ = try await connect(peer.url("tls", "/echo", secure: true, host: "localhost"))
+        }
         // The certificate names only "localhost", not 127.0.0.1.
         do {
             _ = try await connect(peer.url("tls", "/echo", secure: true), trusted)
@@ -162,7 +169,10 @@ struct ClientIntegrationTests {
 
     @Test("fails clearly when the upgrade is refused, nobody listens, or nothing answers")
     func connectFailures() async throws {
-        await #expect(throws: WebSocketError.handshakeRejected(reason: "the server answered 403 Forbidden instead of 101 Switching Protocols")) {
+        await #expect(
+            throws: WebSocketError.handshakeRejected(
+                reason: "the server answered 403 Forbidden instead of 101 Switching Protocols")
+        ) {
             _ = try await connect(peer.url("plain", "/forbidden"))
         }
         do {

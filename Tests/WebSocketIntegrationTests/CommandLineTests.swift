@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// `callrelay ws tail` and `callrelay ws echo` as a person or a conformance suite runs them.
@@ -41,7 +41,9 @@ struct CommandLineTests {
         let (peer, url, ca) = try await Self.xelionSocketURL()
         defer { peer.stop() }
         #expect(url.hasPrefix("wss://"))
-        let tail = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "tail", url, "--ca-file", ca, "--send", #"{"messageType":"test"}"#], readyLine: false)
+        let tail = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["ws", "tail", url, "--ca-file", ca, "--send", #"{"messageType":"test"}"#],
+            readyLine: false)
         #expect(try await tail.line() == #"{"messageType":"test"}"#)
         tail.interrupt()  // Ctrl-C: close with 1000 and exit 0
         #expect(await tail.exitStatus() == 0)
@@ -59,25 +61,34 @@ struct CommandLineTests {
     @Test("ws tail prints binary messages as base64 and exits 0 on a clean close")
     func tailBinary() async throws {
         let ports = try await offThread { try WebSocketPeer.start() }
-        let tail = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "tail", ports.url("plain", "/send?n=2&size=10&binary=1")], readyLine: false)
+        let tail = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["ws", "tail", ports.url("plain", "/send?n=2&size=10&binary=1")], readyLine: false)
         #expect(await tail.exitStatus() == 0)
         let lines = await tail.rest().split(separator: "\n").map(String.init)
         #expect(lines.count == 2)
-        #expect(lines.first.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == #"{"seq": 0, "pad": ""}"#)
+        #expect(
+            lines.first.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+                == #"{"seq": 0, "pad": ""}"#)
     }
 
-    @Test("ws echo echoes every message unchanged and exits 0 after the server's close", arguments: ["plain", "deflate", "client_max_window_bits"])
+    @Test(
+        "ws echo echoes every message unchanged and exits 0 after the server's close",
+        arguments: ["plain", "deflate", "client_max_window_bits"])
     func echoChecks(config: String) async throws {
         let ports = try await offThread { try WebSocketPeer.start() }
-        let echo = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "echo", ports.url(config, "/check")], readyLine: false)
+        let echo = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["ws", "echo", ports.url(config, "/check")], readyLine: false)
         #expect(await echo.exitStatus() == 0)
     }
 
     @Test("ws echo exits non-zero after a refused handshake, a reset, or a silent server")
     func echoFailures() async throws {
         let ports = try await offThread { try WebSocketPeer.start() }
-        for (path, extra) in [("/forbidden", [String]()), ("/reset", []), ("/vanish", ["--ping-interval", "0.3", "--ping-timeout", "0.3"])] {
-            let echo = try await PeerProcess.launch(TestEnvironment.callrelay, ["ws", "echo", ports.url("plain", path)] + extra, readyLine: false)
+        for (path, extra) in [
+            ("/forbidden", [String]()), ("/reset", []), ("/vanish", ["--ping-interval", "0.3", "--ping-timeout", "0.3"]),
+        ] {
+            let echo = try await PeerProcess.launch(
+                TestEnvironment.callrelay, ["ws", "echo", ports.url("plain", path)] + extra, readyLine: false)
             #expect(await echo.exitStatus() == 1, "\(path)")
         }
     }
@@ -89,7 +100,8 @@ struct CommandLineTests {
 struct ConformanceTests {
     @Test("every case passes strictly", arguments: [false, true])
     func conformance(tls: Bool) async throws {
-        let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/conformance.py").path
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/conformance.py")
+            .path
         let run = try await PeerProcess.launch(
             TestEnvironment.python,
             [script, "--client", TestEnvironment.callrelay, "--jobs", "4"] + (tls ? ["--tls"] : []),

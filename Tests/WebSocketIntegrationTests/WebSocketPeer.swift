@@ -14,8 +14,11 @@ enum WebSocketPeer {
     private static let shared: Result<(PeerProcess, Ports), PeerError> = {
         do {
             let directory = TestEnvironment.temporaryDirectory()
-            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/WebSocketIntegrationTests/Peers/ws_server.py").path
-            let peer = try PeerProcess(TestEnvironment.python, [script, "--ca-out", directory.appendingPathComponent("ca.pem").path])
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent(
+                "Tests/WebSocketIntegrationTests/Peers/ws_server.py"
+            ).path
+            let peer = try PeerProcess(
+                TestEnvironment.python, [script, "--ca-out", directory.appendingPathComponent("ca.pem").path])
             guard let ports = peer.ready["ports"] as? [String: Int], let ca = peer.ready["ca"] as? String else {
                 throw PeerError(description: "bad ready line \(peer.ready)")
             }
@@ -29,4 +32,3 @@ enum WebSocketPeer {
 
     static func start() throws -> Ports { try shared.get().1 }
 }
-

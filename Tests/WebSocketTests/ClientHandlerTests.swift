@@ -19,7 +19,8 @@ struct ClientHandlerTests {
             handshake = ClientHandshake(url: try WebSocketURL("ws://example.com/"), deflate: configuration.compression)
             var configuration = configuration
             configuration.inboundBufferMessages = 4  // low 2, high 4: back pressure after a few messages
-            let parts = ClientChannelHandler.make(eventLoop: channel.eventLoop, handshake: handshake, configuration: configuration)
+            let parts = ClientChannelHandler.make(
+                eventLoop: channel.eventLoop, handshake: handshake, configuration: configuration)
             let handler = parts.handler
             sequence = parts.sequence
             handshakeResult = parts.handshake
@@ -29,7 +30,10 @@ struct ClientHandlerTests {
         }
 
         func upgradeResponse() -> ByteBuffer {
-            ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: handshake.key))\r\n\r\n")
+            ByteBuffer(
+                string:
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: handshake.key))\r\n\r\n"
+            )
         }
 
         func written() throws -> [ByteBuffer] {
@@ -120,7 +124,10 @@ struct ClientHandlerTests {
     func failedUpgrade() throws {
         let harness = try Harness()
         try harness.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
-        #expect(throws: WebSocketError.handshakeRejected(reason: "the server answered 404 Not Found instead of 101 Switching Protocols")) {
+        #expect(
+            throws: WebSocketError.handshakeRejected(
+                reason: "the server answered 404 Not Found instead of 101 Switching Protocols")
+        ) {
             try harness.handshakeResult.wait()
         }
     }

@@ -11,7 +11,8 @@ struct DeflateTests {
         NegotiatedDeflate(localNoContextTakeover: true),
         NegotiatedDeflate(peerMaxWindowBits: 9),
         NegotiatedDeflate(peerMaxWindowBits: 10, localMaxWindowBits: 11),
-        NegotiatedDeflate(peerNoContextTakeover: true, localNoContextTakeover: true, peerMaxWindowBits: 12, localMaxWindowBits: 9),
+        NegotiatedDeflate(
+            peerNoContextTakeover: true, localNoContextTakeover: true, peerMaxWindowBits: 12, localMaxWindowBits: 9),
     ]
 
     /// A server-role machine compresses; a client-role machine with the mirrored agreement inflates.
@@ -21,7 +22,9 @@ struct DeflateTests {
         var client = WebSocketConnectionStateMachine(role: .client, deflate: agreement)
         var outcome = Outcome()
         var buffer = ByteBuffer()
-        let texts = (0..<20).map { #"{"notificationType":"callHungUpEvent","seq":\#($0),"pad":"\#(String(repeating: "abc", count: $0 * 40))"}"# }
+        let texts = (0..<20).map {
+            #"{"notificationType":"callHungUpEvent","seq":\#($0),"pad":"\#(String(repeating: "abc", count: $0 * 40))"}"#
+        }
         for text in texts {
             let frame = try server.send(.text(text))
             #expect(frame.getInteger(at: 0, as: UInt8.self)! & 0x40 != 0, "RSV1 marks a compressed message")
@@ -93,7 +96,8 @@ struct DeflateTests {
 
     @Test("a peer that asked for an 8-bit window gets uncompressed messages")
     func eightBitWindow() throws {
-        var client = WebSocketConnectionStateMachine(role: .client, deflate: NegotiatedDeflate(localMaxWindowBits: 0, compressionThreshold: 0))
+        var client = WebSocketConnectionStateMachine(
+            role: .client, deflate: NegotiatedDeflate(localMaxWindowBits: 0, compressionThreshold: 0))
         let frame = try client.send(.text(String(repeating: "a", count: 1000)))
         #expect(frame.getInteger(at: 0, as: UInt8.self)! & 0x40 == 0)
     }
@@ -102,7 +106,11 @@ struct DeflateTests {
     func rsv1Misuse() {
         #expect(run([RawFrame(rsv: 0x40, opcode: 1, payload: [0x61])]).failureCode == .protocolError)
         let agreement = NegotiatedDeflate()
-        #expect(run([RawFrame(fin: false, opcode: 1, payload: [0x61]), RawFrame(rsv: 0x40, opcode: 0, payload: [0x61])], deflate: agreement).failureCode == .protocolError)
+        #expect(
+            run(
+                [RawFrame(fin: false, opcode: 1, payload: [0x61]), RawFrame(rsv: 0x40, opcode: 0, payload: [0x61])],
+                deflate: agreement
+            ).failureCode == .protocolError)
         #expect(run([RawFrame(rsv: 0x40, opcode: 9, payload: [])], deflate: agreement).failureCode == .protocolError)
     }
 
@@ -114,7 +122,9 @@ struct DeflateTests {
         zeros.withUnsafeBytes { deflater.compress($0, into: &compressed) }
         #expect(compressed.readableBytes < 16 * 1024, "8 MiB of zeros compresses to a few KiB")
         let limits = WebSocketConnectionStateMachine.Limits(maxFrameSize: 1 << 20, maxMessageSize: 1 << 20)
-        let outcome = run([RawFrame(rsv: 0x40, opcode: 2, payload: Array(compressed.readableBytesView))], limits: limits, deflate: NegotiatedDeflate())
+        let outcome = run(
+            [RawFrame(rsv: 0x40, opcode: 2, payload: Array(compressed.readableBytesView))], limits: limits,
+            deflate: NegotiatedDeflate())
         #expect(outcome.failureCode == .messageTooBig)
         #expect(closeCode(of: outcome.failureFrame) == 1009)
     }
@@ -134,7 +144,8 @@ struct DeflateTests {
 
     @Test("corrupt compressed data is a protocol error, not a crash")
     func corrupt() {
-        let outcome = run([RawFrame(rsv: 0x40, opcode: 1, payload: [0xFF, 0xFF, 0xFF, 0xFF, 0x00])], deflate: NegotiatedDeflate())
+        let outcome = run(
+            [RawFrame(rsv: 0x40, opcode: 1, payload: [0xFF, 0xFF, 0xFF, 0xFF, 0x00])], deflate: NegotiatedDeflate())
         #expect(outcome.failureCode == .protocolError)
     }
 
@@ -143,7 +154,8 @@ struct DeflateTests {
         let deflater = Deflater(windowBits: 15, memoryLevel: 8, level: 6)
         var compressed = ByteBuffer()
         ([0x61, 0x62] + [0xED, 0xA0, 0x80]).withUnsafeBytes { deflater.compress($0, into: &compressed) }
-        let outcome = run([RawFrame(rsv: 0x40, opcode: 1, payload: Array(compressed.readableBytesView))], deflate: NegotiatedDeflate())
+        let outcome = run(
+            [RawFrame(rsv: 0x40, opcode: 1, payload: Array(compressed.readableBytesView))], deflate: NegotiatedDeflate())
         #expect(outcome.failureCode == .invalidPayload)
     }
 }

@@ -120,7 +120,10 @@ struct FrameCodecTests {
     func messageTooLarge() {
         let limits = WebSocketConnectionStateMachine.Limits(maxFrameSize: 1000, maxMessageSize: 1500)
         let outcome = run(
-            [RawFrame(fin: false, opcode: 2, payload: .init(repeating: 1, count: 800)), .continuation(.init(repeating: 1, count: 800))],
+            [
+                RawFrame(fin: false, opcode: 2, payload: .init(repeating: 1, count: 800)),
+                .continuation(.init(repeating: 1, count: 800)),
+            ],
             limits: limits
         )
         #expect(outcome.failureCode == .messageTooBig)

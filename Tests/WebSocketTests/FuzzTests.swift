@@ -25,11 +25,14 @@ struct FuzzTests {
             let length = Int.random(in: 0..<300, using: &rng)
             // Bias the first bytes toward plausible headers so the decoder gets past them often.
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            if length > 2, Bool.random(using: &rng) { bytes[0] = [0x81, 0x82, 0x01, 0x80, 0x89, 0x8A, 0x88, 0xC1][Int.random(in: 0..<8, using: &rng)] }
+            if length > 2, Bool.random(using: &rng) {
+                bytes[0] = [0x81, 0x82, 0x01, 0x80, 0x89, 0x8A, 0x88, 0xC1][Int.random(in: 0..<8, using: &rng)]
+            }
             if length > 2, Bool.random(using: &rng) { bytes[1] = UInt8.random(in: 0...127, using: &rng) }
             let splits = (0..<Int.random(in: 0..<6, using: &rng)).map { _ in Int.random(in: 0...max(length, 1), using: &rng) }
             let deflate: NegotiatedDeflate? = Bool.random(using: &rng) ? NegotiatedDeflate() : nil
-            var machine = WebSocketConnectionStateMachine(role: .client, limits: .init(maxFrameSize: 4096, maxMessageSize: 8192), deflate: deflate)
+            var machine = WebSocketConnectionStateMachine(
+                role: .client, limits: .init(maxFrameSize: 4096, maxMessageSize: 8192), deflate: deflate)
             var outcome = Outcome()
             var buffer = ByteBuffer()
             machine.feed(bytes, splits: splits, into: &outcome, buffer: &buffer)

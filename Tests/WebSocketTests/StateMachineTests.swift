@@ -78,7 +78,9 @@ struct StateMachineTests {
     @Test("accepts a character split across fragments but not a message that ends inside one")
     func characterAcrossFragments() {
         let euro: [UInt8] = [0xE2, 0x82, 0xAC]
-        let ok = run([RawFrame(fin: false, opcode: 1, payload: [euro[0]]), .continuation([euro[1]], fin: false), .continuation([euro[2]])])
+        let ok = run([
+            RawFrame(fin: false, opcode: 1, payload: [euro[0]]), .continuation([euro[1]], fin: false), .continuation([euro[2]]),
+        ])
         #expect(ok.messages == [.text("€")])
         let truncated = run([RawFrame(fin: false, opcode: 1, payload: [euro[0]]), .continuation([euro[1]])])
         #expect(truncated.failureCode == .invalidPayload)
@@ -119,7 +121,9 @@ struct StateMachineTests {
         #expect(closeCode(of: outcome.failureFrame) == code)
     }
 
-    @Test("accepts every close code a peer may send", arguments: [UInt16(1000), 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999])
+    @Test(
+        "accepts every close code a peer may send",
+        arguments: [UInt16(1000), 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999])
     func validCloseCodes(code: UInt16) {
         #expect(run([.close(code)]).closed?.code.rawValue == code)
     }
@@ -133,7 +137,9 @@ struct StateMachineTests {
         #expect(throws: WebSocketError.alreadyClosed) { _ = try machine.send(.text("x")) }
         var outcome = Outcome()
         var buffer = ByteBuffer()
-        machine.feed(RawFrame(opcode: 9, payload: [1]).bytes + RawFrame.text("in flight").bytes + RawFrame.close(1001).bytes, into: &outcome, buffer: &buffer)
+        machine.feed(
+            RawFrame(opcode: 9, payload: [1]).bytes + RawFrame.text("in flight").bytes + RawFrame.close(1001).bytes,
+            into: &outcome, buffer: &buffer)
         #expect(outcome.sent.isEmpty, "no pong after our close frame")
         #expect(outcome.messages == [.text("in flight")])
         #expect(outcome.closed?.code == .goingAway)

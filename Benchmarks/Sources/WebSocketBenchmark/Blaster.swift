@@ -30,7 +30,8 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
         let text = String(buffer: request)
         guard text.contains("\r\n\r\n") else { return }
         upgraded = true
-        let key = text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }
+        let key =
+            text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }
             .map { $0.dropFirst("sec-websocket-key:".count).trimmingCharacters(in: .whitespaces) } ?? ""
         var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         response += "Sec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: key))\r\n"

@@ -22,8 +22,12 @@ enum Driver {
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
         try makeCertificate(certificate: certificate, key: key)
-        print("Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both.\n")
-        print("| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |")
+        print(
+            "Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both.\n"
+        )
+        print(
+            "| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
         for config in configs {
             var serverArguments = ["serve"]
@@ -64,7 +68,9 @@ enum Driver {
         let key = directory.appendingPathComponent("key.pem").path
         try makeCertificate(certificate: certificate, key: key)
         print("Holding \(connections) idle connections per run; each received one 1 KiB message first.\n")
-        print("| stream | callrelay KiB/connection | swift-websocket KiB/connection | callrelay s to connect all | swift-websocket s to connect all |")
+        print(
+            "| stream | callrelay KiB/connection | swift-websocket KiB/connection | callrelay s to connect all | swift-websocket s to connect all |"
+        )
         print("|---|---:|---:|---:|---:|")
         for config in configs {
             var serverArguments = ["serve", "--idle"]
@@ -91,8 +97,10 @@ enum Driver {
     static func makeCertificate(certificate: String, key: String) throws {
         try shell(
             "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate]
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate,
+            ]
         )
     }
 

@@ -27,7 +27,9 @@ func residentKiB() -> Int {
 /// Opens `connections` sockets that each receive one message and then sit idle, and measures the
 /// resident memory they hold beyond the process's own after one warm-up connection.
 enum IdleConnections {
-    static func hold(implementation: String, port: Int, connections: Int, compressed: Bool, caFile: String?) async throws -> IdleResult {
+    static func hold(
+        implementation: String, port: Int, connections: Int, compressed: Bool, caFile: String?
+    ) async throws -> IdleResult {
         let url = "\(caFile == nil ? "ws://127.0.0.1" : "wss://localhost"):\(port)/"
         let received = NIOLockedValueBox(0)
         let open: @Sendable () async throws -> Void
@@ -35,7 +37,8 @@ enum IdleConnections {
         let heldBox = NIOLockedValueBox<[WebSocketConnection]>([])
         if implementation == "callrelay" {
             let configuration = WebSocketClientConfiguration(
-                compression: compressed ? PerMessageDeflateOptions(serverNoContextTakeover: true, clientNoContextTakeover: true) : nil,
+                compression: compressed
+                    ? PerMessageDeflateOptions(serverNoContextTakeover: true, clientNoContextTakeover: true) : nil,
                 keepalive: nil,
                 caFile: caFile
             )
@@ -59,7 +62,9 @@ enum IdleConnections {
             open = {
                 // swift-websocket keeps a connection for as long as its handler runs: park it there.
                 let started = AsyncStream<Void>.makeStream()
-                let client = WSClient.WebSocketClient(url: url, configuration: configuration, tlsConfiguration: tls, logger: Logger(label: "idle")) {
+                let client = WSClient.WebSocketClient(
+                    url: url, configuration: configuration, tlsConfiguration: tls, logger: Logger(label: "idle")
+                ) {
                     inbound, _, _ in
                     var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                     _ = try await iterator.next()

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Process CPU time and peak memory, from getrusage.
@@ -14,16 +14,17 @@ struct Usage {
     static func now() -> Usage {
         var usage = rusage()
         #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         #else
-        getrusage(RUSAGE_SELF, &usage)
+            getrusage(RUSAGE_SELF, &usage)
         #endif
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
         #if canImport(Darwin)
-        let peak = Int(usage.ru_maxrss) / 1024
+            let peak = Int(usage.ru_maxrss) / 1024
         #else
-        let peak = Int(usage.ru_maxrss)
+            let peak = Int(usage.ru_maxrss)
         #endif
         return Usage(cpuSeconds: cpu, peakResidentKiB: peak)
     }
@@ -74,8 +75,6 @@ struct ReceiveMeter {
         )
     }
 }
-
-
 
 /// Writes a line to stdout at once (the driver reads it through a pipe).
 func emitLine(_ line: String) {

@@ -4,6 +4,10 @@ import Relay
 import Xelion
 import XelionSimulator
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Issue 4's numbers: resident memory per idle tenant connection with many tenants against the
 /// simulator, and the time to connect (log in, fetch a socket URL, connect, subscribe) all of them.
 enum TenantsBenchmark {
@@ -23,7 +27,10 @@ enum TenantsBenchmark {
         var secondsToSubscribeAll: Double
         var residentBeforeKiB: Int
         var residentAfterKiB: Int
+        /// After returning freed heap to the system (glibc keeps what the connection burst freed).
+        var residentTrimmedKiB: Int
         var kibPerTenant: Double { Double(residentAfterKiB - residentBeforeKiB) / Double(tenants) }
+        var kibPerTenantTrimmed: Double { Double(residentTrimmedKiB - residentBeforeKiB) / Double(tenants) }
     }
 
     /// The relay side: one `RelayDaemon` with `tenants` tenants.
@@ -35,13 +42,16 @@ enum TenantsBenchmark {
             dataDirectory: data,
             tenants: (0..<tenants).map { index in
                 let name = String(format: "t%04d", index)
-                let credentials = XelionCredentials(baseURL: restBase + name + "/", userName: "admin", password: "secret", userSpace: "callrelay-\(name)")
+                let credentials = XelionCredentials(
+                    baseURL: restBase + name + "/", userName: "admin", password: "secret", userSpace: "callrelay-\(name)")
                 return .init(name: name, xelion: .init(credentials: credentials, caFile: caFile))
             }
         )
         let before = residentKiB()
         let start = ContinuousClock.now
         let daemon = try RelayDaemon(configuration: configuration, logger: logger) { _ in }
+        let built = residentKiB()
+        FileHandle.standardError.write(Data("daemon built: \((built - before) / tenants) KiB per tenant\n".utf8))
         let run = Task { try await daemon.run() }
         while daemon.sources.contains(where: { $0.status.state != .subscribed }) {
             try await Task.sleep(for: .milliseconds(20))
@@ -49,13 +59,16 @@ enum TenantsBenchmark {
         let elapsed = ContinuousClock.now - start
         try await Task.sleep(for: .seconds(2))  // idle: let handshakes' transient buffers go
         let after = residentKiB()
+        _ = mallocTrim(0)
+        let trimmed = residentKiB()
         await daemon.shutdown()
         _ = try? await run.value
         return Result(
             tenants: tenants,
             secondsToSubscribeAll: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             residentBeforeKiB: before,
-            residentAfterKiB: after
+            residentAfterKiB: after,
+            residentTrimmedKiB: trimmed
         )
     }
 
@@ -71,10 +84,18 @@ enum TenantsBenchmark {
         try server.run()
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         guard let rest = Driver.readLine(from: pipe) else { throw BenchmarkError("the simulator did not start") }
-        let output = try Driver.shell(me, ["relay-tenants", "--tenants", "\(tenants)", "--rest", rest, "--ca", directory.path + "/simulator-ca.pem"])
+        let output = try Driver.shell(
+            me, ["relay-tenants", "--tenants", "\(tenants)", "--rest", rest, "--ca", directory.path + "/simulator-ca.pem"])
         let result = try JSONDecoder().decode(Result.self, from: Data(output.utf8))
-        print("| tenants | KiB per idle tenant (beyond the process baseline) | seconds to subscribe all |")
-        print("|---:|---:|---:|")
-        print("| \(result.tenants) | \(String(format: "%.1f", result.kibPerTenant)) | \(String(format: "%.2f", result.secondsToSubscribeAll)) |")
+        print("| tenants | KiB per idle tenant | after malloc_trim | seconds to subscribe all |")
+        print("|---:|---:|---:|---:|")
+        print(
+            "| \(result.tenants) | \(String(format: "%.1f", result.kibPerTenant)) | \(String(format: "%.1f", result.kibPerTenantTrimmed)) | "
+                + "\(String(format: "%.2f", result.secondsToSubscribeAll)) |"
+        )
     }
 }
+
+/// glibc's malloc_trim, which <malloc.h> declares but the Glibc module does not export.
+@_silgen_name("malloc_trim")
+func mallocTrim(_ pad: Int) -> Int32

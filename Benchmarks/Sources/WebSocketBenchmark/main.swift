@@ -47,17 +47,23 @@ do {
         }
         let result: ReceiveResult
         if option("--impl") == "swift-websocket" {
-            result = try await SwiftWebSocketReceiver.run(port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
+            result = try await SwiftWebSocketReceiver.run(
+                port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
         } else {
-            result = try await CallRelayReceiver.run(port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
+            result = try await CallRelayReceiver.run(
+                port: port, messages: count, compressed: flag("--compressed"), caFile: option("--ca"))
         }
         emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
     case "serve-pbx":
-        try await TenantsBenchmark.servePBX(tenants: option("--tenants").flatMap(Int.init) ?? 1000, directory: option("--directory") ?? "/tmp")
+        try await TenantsBenchmark.servePBX(
+            tenants: option("--tenants").flatMap(Int.init) ?? 1000, directory: option("--directory") ?? "/tmp")
     case "relay-tenants":
-        guard let rest = option("--rest"), let ca = option("--ca") else { throw BenchmarkError("relay-tenants needs --rest and --ca") }
-        let result = try await TenantsBenchmark.relay(tenants: option("--tenants").flatMap(Int.init) ?? 1000, restBase: rest, caFile: ca)
+        guard let rest = option("--rest"), let ca = option("--ca") else {
+            throw BenchmarkError("relay-tenants needs --rest and --ca")
+        }
+        let result = try await TenantsBenchmark.relay(
+            tenants: option("--tenants").flatMap(Int.init) ?? 1000, restBase: rest, caFile: ca)
         emitLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
     case "tenants":
