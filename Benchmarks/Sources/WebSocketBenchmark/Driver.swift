@@ -23,8 +23,9 @@ enum Driver {
         let key = directory.appendingPathComponent("key.pem").path
         try makeCertificate(certificate: certificate, key: key)
         print(
-            "Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both.\n"
+            "Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both."
         )
+        print(taskset == nil ? "" : "Sender pinned to core 1, receiver to core 0 (taskset).\n")
         print(
             "| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |"
         )
@@ -44,7 +45,8 @@ enum Driver {
                     var receive = ["receive", "--impl", implementation, "--port", "\(port)", "--messages", "\(messages)"]
                     if config.compressed { receive.append("--compressed") }
                     if config.tls { receive += ["--ca", certificate] }
-                    let output = try shell(me, receive)
+                    let (command, arguments) = pinned(me, receive, core: 0)
+                    let output = try shell(command, arguments)
                     let result = try JSONDecoder().decode(ReceiveResult.self, from: Data(output.utf8))
                     if implementation == "callrelay" { ours.append(result) } else { theirs.append(result) }
                 }
@@ -83,7 +85,8 @@ enum Driver {
                 var arguments = ["hold", "--impl", implementation, "--port", "\(port)", "--connections", "\(connections)"]
                 if config.compressed { arguments.append("--compressed") }
                 if config.tls { arguments += ["--ca", certificate] }
-                let output = try shell(me, arguments)
+                let (command, pinnedArguments) = pinned(me, arguments, core: 0)
+                let output = try shell(command, pinnedArguments)
                 results[implementation] = try JSONDecoder().decode(IdleResult.self, from: Data(output.utf8))
             }
             guard let a = results["callrelay"], let b = results["swift-websocket"] else { continue }
@@ -104,11 +107,21 @@ enum Driver {
         )
     }
 
+    /// `taskset`, when the machine has it: the sender gets one core and the receiver another, so the
+    /// two never compete and each receiver is measured on exactly one core.
+    static let taskset: String? = FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") ? "/usr/bin/taskset" : nil
+
+    static func pinned(_ executable: String, _ arguments: [String], core: Int) -> (String, [String]) {
+        guard let taskset, ProcessInfo.processInfo.activeProcessorCount > 1 else { return (executable, arguments) }
+        return (taskset, ["-c", "\(core)", executable] + arguments)
+    }
+
     /// Starts the sender in a process of its own and reads the port it listens on.
     static func startSender(_ executable: String, _ arguments: [String]) throws -> (Process, Int) {
         let server = Process()
-        server.executableURL = URL(fileURLWithPath: executable)
-        server.arguments = arguments
+        let (command, pinnedArguments) = pinned(executable, arguments, core: 1)
+        server.executableURL = URL(fileURLWithPath: command)
+        server.arguments = pinnedArguments
         let pipe = Pipe()
         server.standardOutput = pipe
         try server.run()
