@@ -45,9 +45,6 @@ public enum WebSocketClient {
         let channel: any Channel
         do {
             channel = try await bootstrap.connect(host: url.host, port: url.port).get()
-        } catch let error as ChannelError where error == .connectTimeout(TimeAmount(configuration.connectTimeout)) {
-            setup.fail(error)
-            throw .connectTimeout(host: url.host, port: url.port)
         } catch {
             setup.fail(error)
             if case ChannelError.connectTimeout = error { throw .connectTimeout(host: url.host, port: url.port) }

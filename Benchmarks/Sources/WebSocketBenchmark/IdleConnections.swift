@@ -33,7 +33,7 @@ enum IdleConnections {
         let url = "\(caFile == nil ? "ws://127.0.0.1" : "wss://localhost"):\(port)/"
         let received = NIOLockedValueBox(0)
         let open: @Sendable () async throws -> Void
-        var held: [WebSocketConnection] = []
+        // Holds callrelay's connections open until the measurement is taken.
         let heldBox = NIOLockedValueBox<[WebSocketConnection]>([])
         if implementation == "callrelay" {
             let configuration = WebSocketClientConfiguration(
@@ -93,8 +93,7 @@ enum IdleConnections {
         let elapsed = ContinuousClock.now - start
         try await Task.sleep(for: .milliseconds(500))  // let the last reads finish and idle state settle
         let after = residentKiB()
-        held = heldBox.withLockedValue { $0 }
-        _ = held.count
+        withExtendedLifetime(heldBox) {}
         return IdleResult(
             implementation: implementation,
             connections: connections,
