@@ -17,11 +17,7 @@ enum Driver {
 
     static func run(messages: Int, repeats: Int) throws {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let certificate = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        try makeCertificate(certificate: certificate, key: key)
+        let (certificate, key) = try makeCertificate()
         print(
             "Receiving \(messages) messages of \(Workload.messageSize) bytes per run, median of \(repeats) runs, UTF-8 validation on in both."
         )
@@ -64,11 +60,7 @@ enum Driver {
     /// Memory per idle connection: each connection receives one message, then nothing.
     static func runIdle(connections: Int) throws {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let certificate = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        try makeCertificate(certificate: certificate, key: key)
+        let (certificate, key) = try makeCertificate()
         print("Holding \(connections) idle connections per run; each received one 1 KiB message first.\n")
         print(
             "| stream | callrelay KiB/connection | swift-websocket KiB/connection | callrelay s to connect all | swift-websocket s to connect all |"
@@ -97,7 +89,12 @@ enum Driver {
         }
     }
 
-    static func makeCertificate(certificate: String, key: String) throws {
+    /// A self-signed certificate for `localhost` in a new temporary directory, for the TLS sender.
+    static func makeCertificate() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
         try shell(
             "/usr/bin/openssl",
             [
@@ -105,6 +102,7 @@ enum Driver {
                 "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", key, "-out", certificate,
             ]
         )
+        return (certificate, key)
     }
 
     /// `taskset`, when the machine has it: the sender gets one core and the receiver another, so the
