@@ -131,7 +131,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         if transportError == nil {
             if let error = error as? WebSocketError {
                 transportError = error
-            } else if error is NIOSSLError || error is NIOSSLExtraError || "\(type(of: error))".contains("SSL") {
+            } else if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
                 transportError = .tls(reason: "\(error)")
             } else {
                 transportError = .connectionLost(reason: "\(error)")

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// An HTTP/1.1 message head, as much of HTTP as the opening handshake needs.
@@ -13,7 +14,7 @@ struct HTTPHead: Sendable {
 
     /// Comma-separated tokens of a header, lowercased (for `Connection` and `Upgrade`).
     func tokens(_ name: String) -> [String] {
-        values(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: " \t").lowercased() }
+        values(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     }
 
     /// Reads a head from the front of `buffer`, consuming it and leaving whatever follows (the first
@@ -50,7 +51,7 @@ struct HTTPHead: Sendable {
             guard let colon = line.firstIndex(of: ":") else {
                 throw .handshakeRejected(reason: "malformed header line '\(line.prefix(80))'")
             }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: " \t")))
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         return HTTPHead(startLine: first.split(separator: " ", maxSplits: 2).map(String.init), headers: headers)
     }

@@ -71,7 +71,7 @@ public struct ClientHandshake: Sendable {
         }
         var subprotocol: String?
         let chosen = head.values("Sec-WebSocket-Protocol").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: " \t") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
         if !chosen.isEmpty {
             guard chosen.count == 1, subprotocols.contains(chosen[0]) else {
                 throw .handshakeRejected(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// permessage-deflate (RFC 7692) as a client offers it.
 ///
 /// Memory is the cost to watch: zlib's compressor holds about 256 KiB and its decompressor about
@@ -161,14 +163,9 @@ public struct NegotiatedDeflate: Sendable, Hashable {
 }
 
 /// One entry of a `Sec-WebSocket-Extensions` header: a name and its parameters.
-struct ExtensionHeader: Equatable {
+struct ExtensionHeader {
     var name: String
     var parameters: [(String, String?)]
-
-    static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.name == rhs.name && lhs.parameters.map(\.0) == rhs.parameters.map(\.0)
-            && lhs.parameters.map(\.1) == rhs.parameters.map(\.1)
-    }
 
     /// Parses every header line given (there may be several), each a comma-separated list.
     static func parse(_ lines: [String]) throws(WebSocketError) -> [ExtensionHeader] {
@@ -176,7 +173,7 @@ struct ExtensionHeader: Equatable {
         for line in lines {
             for item in line.split(separator: ",", omittingEmptySubsequences: true) {
                 let pieces = item.split(separator: ";", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: " \t")
+                    $0.trimmingCharacters(in: .whitespaces)
                 }
                 guard let name = pieces.first, !name.isEmpty else {
                     throw .handshakeRejected(reason: "malformed Sec-WebSocket-Extensions '\(line)'")
@@ -187,8 +184,8 @@ struct ExtensionHeader: Equatable {
                         throw .handshakeRejected(reason: "malformed Sec-WebSocket-Extensions '\(line)'")
                     }
                     if let equals = piece.firstIndex(of: "=") {
-                        let key = piece[..<equals].trimmingCharacters(in: " \t")
-                        var value = piece[piece.index(after: equals)...].trimmingCharacters(in: " \t")
+                        let key = piece[..<equals].trimmingCharacters(in: .whitespaces)
+                        var value = piece[piece.index(after: equals)...].trimmingCharacters(in: .whitespaces)
                         if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
                             value = String(value.dropFirst().dropLast())
                         }
@@ -201,14 +198,5 @@ struct ExtensionHeader: Equatable {
             }
         }
         return result
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = self[...]
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

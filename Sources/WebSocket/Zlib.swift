@@ -58,8 +58,6 @@ final class Deflater {
         if output.writerIndex - start >= 4 { output.moveWriterIndex(to: output.writerIndex - 4) }
     }
 
-    /// Forgets the history, for no context takeover.
-    func reset() { deflateReset(stream) }
 }
 
 /// A raw-inflate decompressor whose output is capped: it never writes past the limit it is given, so a
