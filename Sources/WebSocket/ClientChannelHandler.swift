@@ -294,6 +294,10 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private func scheduleClose(context: ChannelHandlerContext) {
         guard closeTimer == nil else { return }
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.closeTimeout)) {
+            if self.outcome == nil, self.transportError == nil {
+                self.transportError = .connectionLost(
+                    reason: "the server did not answer our close frame within \(self.configuration.closeTimeout)")
+            }
             context.close(promise: nil)
         }
     }

@@ -147,6 +147,21 @@ struct ClientHandlerTests {
             }
         }
     }
+    @Test("a server that never answers our close is cut off after the close timeout, and the error says so")
+    func closeTimeout() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        _ = try harness.written()
+        try harness.channel.writeOutbound(WebSocketOutboundCommand.close(.normalClosure, reason: "bye"))
+        #expect(closeCode(of: try harness.written().first) == 1000)
+        harness.channel.embeddedEventLoop.advanceTime(by: .milliseconds(2_900))
+        #expect(harness.channel.isActive, "still waiting for the server's close frame")
+        harness.channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!harness.channel.isActive)
+        #expect(throws: WebSocketError.connectionLost(reason: "the server did not answer our close frame within 3.0 seconds")) {
+            try harness.closeResult.wait()
+        }
+    }
 }
 
 /// Counts read requests that reach the head of the pipeline.
