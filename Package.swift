@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "callrelay", targets: ["CallRelayCLI"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Xelion", targets: ["Xelion"]),
+        .library(name: "CallEvents", targets: ["CallEvents"]),
         .library(name: "Relay", targets: ["Relay"]),
         .library(name: "XelionSimulator", targets: ["XelionSimulator"]),
     ],
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // The system zlib, for permessage-deflate (RFC 7692).
@@ -56,6 +58,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The normalized call-event schema (CloudEvents envelope) and one mapping into it per provider.
+        .target(
+            name: "CallEvents",
+            dependencies: [
+                "Xelion",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // A Xelion-compatible PBX in Swift, served with our own socket layer: for the demo and benchmarks.
         .target(
             name: "XelionSimulator",
@@ -71,12 +82,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The daemon: configuration, tenant sources that reconnect forever, gaps, dead letters.
+        // The daemon as a pipeline: tenant sources → normalize and dedupe → journal → sinks.
         .target(
             name: "Relay",
             dependencies: [
                 "WebSocket",
                 "Xelion",
+                "CallEvents",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +107,7 @@ let package = Package(
                 "WebSocket",
                 "Xelion",
                 "XelionSimulator",
+                "CallEvents",
                 "Relay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,13 +131,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "Xelion"],
+            dependencies: ["Relay", "Xelion", "CallEvents", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "RelayIntegrationTests",
             dependencies: [
-                "Relay", "Xelion", "WebSocket", "TestSupport",
+                "Relay", "Xelion", "CallEvents", "WebSocket", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

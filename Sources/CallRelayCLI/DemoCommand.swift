@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import Relay
 import Xelion
 import XelionSimulator
@@ -27,7 +26,9 @@ struct DemoCommand: AsyncParsableCommand {
         var quiet = logging
         if quiet.level == .info { quiet.level = .warning }
         quiet.bootstrap()
-        let simulator = try await XelionSimulator.start()
+        var pbx = XelionSimulator.Configuration()
+        pbx.openingCalls = [.answered, .attendedTransfer, .missed]
+        let simulator = try await XelionSimulator.start(pbx)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-demo-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let caFile = directory.appendingPathComponent("simulator-ca.pem").path
@@ -38,13 +39,12 @@ struct DemoCommand: AsyncParsableCommand {
             dataDirectory: directory.appendingPathComponent("data"),
             tenants: [.init(name: "acme", xelion: .init(credentials: credentials, caFile: caFile))]
         )
-        let shown = NIOLockedValueBox(0)
         writeLine("callrelay demo: a simulated Xelion PBX at \(simulator.restBase), a relay connected to it over wss://.")
-        writeLine("Each line is one call event as the relay received it. Ctrl-C stops.\n")
-        let relay = try RelayDaemon(configuration: configuration, logger: Logger(label: "callrelay")) { event in
-            writeLine(EventLine.text(event))
-            shown.withLockedValue { $0 += 1 }
-        }
+        writeLine("Each line is one normalized event, journaled in \(directory.path)/data before it is shown;")
+        writeLine("the repeated hangup of an attended transfer is dropped, and the transfer itself is named. Ctrl-C stops.\n")
+        let relay = try RelayDaemon(
+            configuration: configuration, logger: Logger(label: "callrelay"), logStream: false,
+            sinks: [try LogStreamSink(path: "-", format: .pretty)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await relay.run() }
             group.addTask {
@@ -56,9 +56,16 @@ struct DemoCommand: AsyncParsableCommand {
                     played += 1
                     try await Task.sleep(for: .milliseconds(Int(1000 / max(rate, 0.1))))
                 }
-                // Every event sent must be shown before the demo ends.
-                while shown.withLockedValue({ $0 }) < sent { try await Task.sleep(for: .milliseconds(20)) }
-                writeLine("\n\(played) calls, \(sent) events shown.")
+                // Every event sent must be journaled (or dropped as a duplicate) and shown before the end.
+                while case let stats = relay.pipeline.stats, stats.committed - stats.transfers + stats.duplicates < sent {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let stats = relay.pipeline.stats
+                func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+                writeLine(
+                    "\n\(count(played, "call")), \(count(sent, "PBX event")): \(count(stats.committed, "event")) shown, "
+                        + "\(count(stats.duplicates, "duplicate")) dropped, \(count(stats.transfers, "transfer")) found.")
+                writeLine("See them again with: callrelay tail --data-dir \(directory.path)/data")
                 await relay.shutdown()
             }
             try await group.waitForAll()

@@ -5,3 +5,8 @@ import Foundation
 func writeLine(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// A message for the person at the terminal, on standard error, prefixed with the program's name.
+func writeError(_ message: String) {
+    FileHandle.standardError.write(Data(("callrelay: " + message + "\n").utf8))
+}

@@ -48,10 +48,18 @@ public enum XelionDate {
                 return nil
             }
         }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-        guard let date = calendar.date(from: components) else { return nil }
-        return date.addingTimeInterval(fraction)
+        // timegm, not Calendar: this runs for every event, and Calendar costs microseconds a call.
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let wallClock = TimeInterval(timegm(&parts))
+        // The zone's offset at that wall-clock time, taken twice so a date next to a DST change is right.
+        let guess = zone.secondsFromGMT(for: Date(timeIntervalSince1970: wallClock))
+        let offset = zone.secondsFromGMT(for: Date(timeIntervalSince1970: wallClock - TimeInterval(guess)))
+        return Date(timeIntervalSince1970: wallClock - TimeInterval(offset) + fraction)
     }
 }

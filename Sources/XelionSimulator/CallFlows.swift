@@ -13,6 +13,12 @@ public struct SimulatedEvent: Sendable {
 public struct CallFlows: Sendable {
     public var transferRatio: Double
     public var missedRatio: Double
+    /// Kinds played first, in order, before the ratios decide.
+    public var opening: [Kind] = []
+
+    public enum Kind: Sendable {
+        case answered, missed, attendedTransfer
+    }
     private var serial = 0
     private var generator: SplitMix
 
@@ -66,7 +72,14 @@ public struct CallFlows: Sendable {
         let c = party(customer, user: nil)
         let a = party(String(format: "+31880001%03d", Int.random(in: 0..<1000, using: &generator)), user: userA)
         let first = id("call")
-        let roll = Double.random(in: 0..<1, using: &generator)
+        var roll = Double.random(in: 0..<1, using: &generator)
+        if !opening.isEmpty {
+            switch opening.removeFirst() {
+            case .missed: roll = 0
+            case .attendedTransfer: roll = missedRatio
+            case .answered: roll = 1
+            }
+        }
         var events = [event("newCallEvent", first, c, a, "incoming")]
         if roll < missedRatio {
             events.append(event("channelHungUpEvent", first, c, a, "incoming", only: "callee"))

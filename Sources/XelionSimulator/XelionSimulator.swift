@@ -18,6 +18,9 @@ public final class XelionSimulator: Sendable {
         public var restPort = 0
         public var socketPort = 0
         public var tokenLifetime: TimeInterval = 3600
+        /// The kinds of the first calls played, before the random mix takes over: the demo opens with
+        /// one of each.
+        public var openingCalls: [CallFlows.Kind] = []
         public init() {}
     }
 
@@ -157,6 +160,7 @@ struct SimulatorState: Sendable {
     init(configuration: XelionSimulator.Configuration) {
         for account in configuration.users { passwords["\(account.tenant)/\(account.user)"] = account.password }
         tokenLifetime = configuration.tokenLifetime
+        flows.opening = configuration.openingCalls
     }
 
     static func token() -> String {

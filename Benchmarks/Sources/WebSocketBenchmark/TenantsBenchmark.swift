@@ -49,7 +49,7 @@ enum TenantsBenchmark {
         )
         let before = residentKiB()
         let start = ContinuousClock.now
-        let daemon = try RelayDaemon(configuration: configuration, logger: logger) { _ in }
+        let daemon = try RelayDaemon(configuration: configuration, logger: logger, logStream: false)
         let built = residentKiB()
         FileHandle.standardError.write(Data("daemon built: \((built - before) / tenants) KiB per tenant\n".utf8))
         let run = Task { try await daemon.run() }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CallEvents
 import Foundation
 import Logging
 import NIOCore
@@ -7,23 +8,44 @@ import ServiceLifecycle
 import UnixSignals
 import Xelion
 
-/// The running daemon: one HTTP client per PBX trust setting, one source per tenant, all under a
-/// service group that shuts down gracefully on SIGINT and SIGTERM.
+/// The running daemon: one source per tenant feeding one pipeline (normalize, dedupe, journal,
+/// sinks), all under a service group that shuts down gracefully on SIGINT and SIGTERM.
 public struct RelayDaemon: Sendable {
     public let sources: [XelionTenantSource]
+    public let pipeline: EventPipeline
     let clients: [HTTPClient]
     let logger: Logger
     private let group: ServiceGroup
 
-    /// - Parameter connectLimit: how many tenants may be connecting at the same moment.
+    /// Opens the journal (refusing an unreadable one) and the log stream, and sets up every tenant.
+    ///
+    /// - Parameters:
+    ///   - connectLimit: how many tenants may be connecting at the same moment.
+    ///   - logStream: false leaves the configured log stream out (the demo shows its own).
+    ///   - sinks: more places for committed events, after the log stream.
     public init(
         configuration: RelayConfiguration,
         logger: Logger,
         connectLimit: Int = 32,
-        emit: @escaping @Sendable (TenantEvent) async -> Void
+        logStream: Bool = true,
+        sinks extraSinks: [any EventSink] = []
     ) throws {
         let gate = ConnectGate(limit: connectLimit)
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
+        let journal = try Journal(directory: configuration.dataDirectory, options: configuration.journal)
+        var sinks = extraSinks
+        if logStream {
+            let settings = configuration.logStream
+            do {
+                sinks.insert(
+                    try LogStreamSink(path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
+                    at: 0)
+            } catch {
+                throw JournalError.cannotOpen(path: settings.path, reason: "the log stream cannot be opened: \(error)")
+            }
+        }
+        let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger)
+        self.pipeline = pipeline
         let gaps = GapLog(dataDirectory: configuration.dataDirectory)
         let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
         var clientsByCA: [String: HTTPClient] = [:]
@@ -50,6 +72,7 @@ public struct RelayDaemon: Sendable {
                 events: tenant.xelion.events,
                 caFile: tenant.xelion.caFile
             )
+            let mapping = XelionMapping(tenant: tenant.name, timeZone: tenant.xelion.timeZone, includeRaw: tenant.includeRaw)
             sources.append(
                 XelionTenantSource(
                     configuration: sourceConfiguration,
@@ -58,14 +81,16 @@ public struct RelayDaemon: Sendable {
                     deadLetters: deadLetters,
                     logger: logger,
                     gate: gate,
-                    emit: emit
+                    emit: { event in await pipeline.submit(mapping.normalize(event.event, receivedAt: event.receivedAt)) }
                 )
             )
         }
         self.sources = sources
         self.clients = Array(clientsByCA.values)
         self.logger = logger
-        let services: [any Service] = sources.map(TenantService.init)
+        // The pipeline first: a service group stops its services in reverse order, so the journal
+        // commits the last events after every socket has closed.
+        let services: [any Service] = [PipelineService(pipeline: pipeline)] + sources.map(TenantService.init)
         group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -94,6 +119,19 @@ struct TenantService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await source.run()
+        }
+    }
+}
+
+/// The pipeline as a service: on graceful shutdown it commits what is queued, then returns.
+struct PipelineService: Service {
+    let pipeline: EventPipeline
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await pipeline.run()
+        } onGracefulShutdown: {
+            pipeline.finish()
         }
     }
 }

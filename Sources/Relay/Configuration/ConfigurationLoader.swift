@@ -38,9 +38,11 @@ public struct ConfigurationLoader {
                 .init(file: file, line: root?.mark?.line, key: "", reason: "the file must be a mapping with data_dir and tenants")
             ])
         }
-        let top = reader.fields(mapping, path: "", allowed: ["data_dir", "tenants"])
+        let top = reader.fields(mapping, path: "", allowed: ["data_dir", "journal", "log_stream", "tenants"])
         let dataDirectory =
             reader.path(top["data_dir"], path: "data_dir", mustExist: false) ?? baseDirectory.appendingPathComponent("data").path
+        let journal = reader.journal(top["journal"])
+        let logStream = reader.logStream(top["log_stream"])
         var tenants: [RelayConfiguration.Tenant] = []
         if let node = top["tenants"] {
             guard case .sequence(let list) = node, !list.isEmpty else {
@@ -61,7 +63,8 @@ public struct ConfigurationLoader {
             reader.problem(root, "tenants", "is missing: list at least one tenant")
         }
         guard reader.problems.isEmpty else { throw ConfigurationError(problems: reader.problems) }
-        return RelayConfiguration(dataDirectory: URL(fileURLWithPath: dataDirectory), tenants: tenants)
+        return RelayConfiguration(
+            dataDirectory: URL(fileURLWithPath: dataDirectory), tenants: tenants, journal: journal, logStream: logStream)
     }
 }
 
@@ -124,7 +127,8 @@ private struct Reader {
             problem(node, path, "must be a mapping with name and xelion")
             return nil
         }
-        let tenantFields = fields(mapping, path: path, allowed: ["name", "xelion"])
+        let tenantFields = fields(mapping, path: path, allowed: ["name", "include_raw", "xelion"])
+        let includeRaw = bool(tenantFields["include_raw"], path: "\(path).include_raw") ?? false
         let name = string(tenantFields["name"], path: "\(path).name")
         if let name, !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) {
             problem(tenantFields["name"], "\(path).name", "may hold only letters, digits, '-', '_' and '.'")
@@ -141,8 +145,18 @@ private struct Reader {
         let xelion = fields(
             xelionMapping,
             path: x,
-            allowed: ["url", "username", "password_env", "password_file", "user_space", "app_key", "ca_file", "events"]
+            allowed: [
+                "url", "username", "password_env", "password_file", "user_space", "app_key", "ca_file", "events", "time_zone",
+            ]
         )
+        var timeZone = TimeZone(secondsFromGMT: 0) ?? .gmt
+        if let zoneName = string(xelion["time_zone"], path: "\(x).time_zone", required: false) {
+            if let zone = TimeZone(identifier: zoneName) {
+                timeZone = zone
+            } else {
+                problem(xelion["time_zone"], "\(x).time_zone", "unknown time zone '\(zoneName)'; use an IANA name such as Europe/Amsterdam or UTC")
+            }
+        }
         let url = string(xelion["url"], path: "\(x).url")
         if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
             problem(xelion["url"], "\(x).url", "must be the PBX's REST base URL, such as https://pbx.example.com/api/v1/acme/")
@@ -173,7 +187,106 @@ private struct Reader {
         guard let name, let url, let username, let password, let userSpace else { return nil }
         let credentials = XelionCredentials(
             baseURL: url, userName: username, password: password, userSpace: userSpace, appKey: appKey)
-        return .init(name: name, xelion: .init(credentials: credentials, caFile: caFile, events: events))
+        return .init(
+            name: name, xelion: .init(credentials: credentials, caFile: caFile, events: events, timeZone: timeZone),
+            includeRaw: includeRaw)
+    }
+
+    mutating func journal(_ node: Node?) -> JournalOptions {
+        var options = JournalOptions()
+        guard let node else { return options }
+        guard case .mapping(let mapping) = node else {
+            problem(node, "journal", "must be a mapping")
+            return options
+        }
+        let keys = fields(mapping, path: "journal", allowed: ["retention", "dedupe_window", "dedupe_max_entries", "durability"])
+        if let value = duration(keys["retention"], path: "journal.retention") { options.retention = value }
+        if let value = duration(keys["dedupe_window"], path: "journal.dedupe_window") { options.dedupeWindow = value }
+        if let node = keys["dedupe_max_entries"] {
+            if let value = node.int, value >= 1000 {
+                options.dedupeMaxEntries = value
+            } else {
+                problem(node, "journal.dedupe_max_entries", "must be a whole number of at least 1000")
+            }
+        }
+        if let text = string(keys["durability"], path: "journal.durability", required: false) {
+            if let value = JournalOptions.Durability(rawValue: text) {
+                options.durability = value
+            } else {
+                problem(keys["durability"], "journal.durability", "must be full or normal")
+            }
+        }
+        return options
+    }
+
+    mutating func logStream(_ node: Node?) -> RelayConfiguration.LogStreamSettings {
+        var settings = RelayConfiguration.LogStreamSettings()
+        guard let node else { return settings }
+        guard case .mapping(let mapping) = node else {
+            problem(node, "log_stream", "must be a mapping")
+            return settings
+        }
+        let keys = fields(mapping, path: "log_stream", allowed: ["path", "format", "max_size", "keep"])
+        if let value = string(keys["path"], path: "log_stream.path", required: false) {
+            settings.path = value == "-" ? "-" : (path(keys["path"], path: "log_stream.path", mustExist: false) ?? value)
+        }
+        if let text = string(keys["format"], path: "log_stream.format", required: false) {
+            if let format = LogStreamSink.Format(rawValue: text) {
+                settings.format = format
+            } else {
+                problem(keys["format"], "log_stream.format", "must be json or pretty")
+            }
+        }
+        if let node = keys["max_size"] {
+            if let text = node.string, let bytes = Self.byteCount(text) {
+                settings.maxBytes = bytes
+            } else {
+                problem(node, "log_stream.max_size", "must be a size such as 100MiB, 500MB or 0 (never rotate)")
+            }
+        }
+        if let node = keys["keep"] {
+            if let value = node.int, value >= 0 {
+                settings.keep = value
+            } else {
+                problem(node, "log_stream.keep", "must be a whole number of rotated files, 0 or more")
+            }
+        }
+        return settings
+    }
+
+    mutating func bool(_ node: Node?, path: String) -> Bool? {
+        guard let node else { return nil }
+        guard let value = node.bool else {
+            problem(node, path, "must be true or false")
+            return nil
+        }
+        return value
+    }
+
+    /// `90s`, `10m`, `2h`, `7d`.
+    mutating func duration(_ node: Node?, path: String) -> Duration? {
+        guard let node else { return nil }
+        guard let text = node.string, let value = Self.duration(text), value > .zero else {
+            problem(node, path, "must be a duration such as 90s, 10m, 2h or 7d")
+            return nil
+        }
+        return value
+    }
+
+    static func duration(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last, let scale = units[unit], let number = Int64(text.dropLast()), number >= 0 else {
+            return nil
+        }
+        return .seconds(number * scale)
+    }
+
+    static func byteCount(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            return Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * scale }
+        }
+        return Int(text)
     }
 
     /// The password, from exactly one of `password_env` or `password_file`; never echoed.

@@ -3,22 +3,49 @@ import Xelion
 
 /// callrelay's configuration file, validated: every value here is usable as it is.
 public struct RelayConfiguration: Sendable {
-    /// Where gaps, dead letters (and, later, the journal) are kept.
+    /// Where the journal, gaps and dead letters are kept.
     public var dataDirectory: URL
     public var tenants: [Tenant]
+    public var journal: JournalOptions
+    public var logStream: LogStreamSettings
 
-    public init(dataDirectory: URL, tenants: [Tenant]) {
+    public init(
+        dataDirectory: URL, tenants: [Tenant], journal: JournalOptions = .init(), logStream: LogStreamSettings = .init()
+    ) {
         self.dataDirectory = dataDirectory
         self.tenants = tenants
+        self.journal = journal
+        self.logStream = logStream
     }
 
     public struct Tenant: Sendable {
         public var name: String
         public var xelion: XelionSettings
+        /// Keep the provider's original payload in each event's `data.raw`.
+        public var includeRaw: Bool
 
-        public init(name: String, xelion: XelionSettings) {
+        public init(name: String, xelion: XelionSettings, includeRaw: Bool = false) {
             self.name = name
             self.xelion = xelion
+            self.includeRaw = includeRaw
+        }
+    }
+
+    /// Where every committed event is written for people and log shippers.
+    public struct LogStreamSettings: Sendable, Equatable {
+        /// "-" for standard output, or a file.
+        public var path: String
+        public var format: LogStreamSink.Format
+        /// A file is rotated when it would grow past this many bytes; 0 never rotates.
+        public var maxBytes: Int
+        /// Rotated files kept.
+        public var keep: Int
+
+        public init(path: String = "-", format: LogStreamSink.Format = .json, maxBytes: Int = 100 << 20, keep: Int = 5) {
+            self.path = path
+            self.format = format
+            self.maxBytes = maxBytes
+            self.keep = keep
         }
     }
 
@@ -27,13 +54,17 @@ public struct RelayConfiguration: Sendable {
         /// PEM file of CA certificates added to the system's trust roots for this PBX.
         public var caFile: String?
         public var events: [String]
+        /// The zone of event dates the PBX sends without one (UTC unless configured).
+        public var timeZone: TimeZone
 
         public init(
-            credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue)
+            credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue),
+            timeZone: TimeZone = TimeZone(secondsFromGMT: 0) ?? .gmt
         ) {
             self.credentials = credentials
             self.caFile = caFile
             self.events = events
+            self.timeZone = timeZone
         }
     }
 }

@@ -1,0 +1,96 @@
+import Foundation
+import Xelion
+
+/// How one tenant's Xelion events are normalized.
+public struct XelionMapping: Sendable {
+    public var tenant: String
+    /// The zone of a `date` sent without one. The vendor documents UTC; a PBX set up otherwise can be
+    /// matched per tenant.
+    public var timeZone: TimeZone
+    /// Keep the PBX's notification in `data.raw`.
+    public var includeRaw: Bool
+
+    public static let provider = "xelion"
+
+    public init(tenant: String, timeZone: TimeZone = TimeZone(secondsFromGMT: 0) ?? .current, includeRaw: Bool = false) {
+        self.tenant = tenant
+        self.timeZone = timeZone
+        self.includeRaw = includeRaw
+    }
+
+    static let types: [XelionCallEventType: CallEventType] = [
+        .newCallEvent: .started,
+        .callConnectedEvent: .connected,
+        .callHungUpEvent: .ended,
+        .missedCallEvent: .missed,
+        .channelHungUpEvent: .channelEnded,
+    ]
+
+    /// The normalized event of one Xelion notification.
+    public func normalize(_ event: XelionCallEvent, receivedAt: Date) -> CallEvent {
+        let type = Self.types[event.type] ?? CallEventType(rawValue: "call.\(event.type.rawValue)")
+        let caller = party(event.caller, flow: event.callerFlowId)
+        var callee = party(event.callee, flow: event.calleeFlowId)
+        callee?.lineRef = event.calleePhoneLineOid
+        var data = CallEventData(
+            tenant: tenant,
+            provider: Self.provider,
+            providerEvent: event.type.rawValue,
+            callId: event.callId,
+            direction: Self.direction(event.initiation, caller: caller, callee: callee),
+            receivedAt: RFC3339.truncated(receivedAt)
+        )
+        data.caller = caller
+        data.callee = callee
+        data.occurredAt = event.date(in: timeZone).map(RFC3339.truncated)
+        switch type {
+        case .ended:
+            data.endedAt = data.occurredAt
+            data.durationSeconds = event.duration.map(Double.init)
+        case .connected:
+            data.answeredAt = data.occurredAt
+            data.outcome = .answered
+            data.answeredBy = callee
+        case .started:
+            data.startedAt = data.occurredAt
+        case .missed:
+            data.outcome = .missed
+        default:
+            break
+        }
+        if includeRaw { data.raw = .object(event.raw) }
+        return CallEvent(id: Self.id(tenant: tenant, type: type, event: event), type: type, data: data)
+    }
+
+    /// Hangups by their ids alone; everything else by its whole content (see ``EventIdentity``).
+    static func id(tenant: String, type: CallEventType, event: XelionCallEvent) -> String {
+        var parts = [event.type.rawValue, event.callId, event.callerFlowId ?? "", event.calleeFlowId ?? ""]
+        if !type.isHangup { parts.append(JSONValue.object(event.raw).canonicalJSON) }
+        return EventIdentity.id(tenant: tenant, provider: provider, parts: parts)
+    }
+
+    /// `initiation` says how the call started; a call between two users of the PBX is internal
+    /// whichever way it started.
+    static func direction(_ initiation: String?, caller: CallParty?, callee: CallParty?) -> CallDirection {
+        if caller?.user != nil, callee?.user != nil { return .internal }
+        switch initiation?.lowercased() {
+        case "incoming", "inbound", "in": return .inbound
+        case "outgoing", "outbound", "out": return .outbound
+        case "internal": return .internal
+        default: return .unknown
+        }
+    }
+
+    func party(_ party: XelionParty, flow: String?) -> CallParty? {
+        guard !party.isEmpty || flow != nil else { return nil }
+        var result = CallParty(number: party.phoneNumber, user: party.user)
+        result.kind = party.user != nil ? "user" : (party.phoneNumber != nil ? "contact" : nil)
+        result.userRef = party.userAddressable
+        result.contactRef = party.addressable
+        result.contactSyncId = party.addressableSyncId
+        result.contactSyncSource = party.addressableSyncSource
+        result.flowId = flow
+        result.callLogRef = party.callLogOid
+        return result
+    }
+}

@@ -1,0 +1,112 @@
+import CallEvents
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// Where committed events go: called on the journal's writer thread, in commit order, never with an
+/// event that is not yet durable.
+public protocol EventSink: Sendable {
+    func write(_ entries: [JournalEntry])
+}
+
+/// Counters of what went through the pipeline.
+public struct PipelineCounters: Sendable, Equatable {
+    public var received = 0
+    public var committed = 0
+    public var duplicates = 0
+    public var transfers = 0
+    public var commits = 0
+}
+
+/// Sources → normalize → dedupe and journal (group commit) → sinks.
+///
+/// Sources submit normalized events and go back to their sockets; one writer takes everything that
+/// is waiting, commits it in one transaction, and only then hands it to the sinks. Nothing is
+/// acknowledged to the PBX, so waiting for each commit would only slow a busy tenant down.
+public final class EventPipeline: Sendable {
+    public let journal: Journal
+    private let sinks: [any EventSink]
+    private let queue: BatchQueue<CallEvent>
+    private let logger: Logger
+    private let counters = NIOLockedValueBox(PipelineCounters())
+    private let pruneInterval: Duration
+
+    public init(
+        journal: Journal, sinks: [any EventSink], logger: Logger, queueCapacity: Int = 10_000,
+        pruneInterval: Duration = .seconds(60)
+    ) {
+        self.journal = journal
+        self.sinks = sinks
+        self.logger = logger
+        self.queue = BatchQueue(capacity: queueCapacity, maxBatch: journal.options.maxBatch)
+        self.pruneInterval = pruneInterval
+    }
+
+    /// Queues one event for the journal; waits only while the queue is full.
+    public func submit(_ event: CallEvent) async {
+        counters.withLockedValue { $0.received += 1 }
+        if await !queue.push(event) {
+            logger.error("event arrived after shutdown began; not journaled", metadata: ["id": "\(event.id)"])
+        }
+    }
+
+    public var stats: PipelineCounters { counters.withLockedValue { $0 } }
+
+    /// No more events: ``run()`` commits what is queued and returns.
+    public func finish() { queue.finish() }
+
+    /// Commits batches until ``finish()``. A failed commit (a full disk) is retried with the same
+    /// events until it succeeds: nothing is dropped, and the full queue holds the sources back.
+    public func run() async {
+        let sinks = self.sinks
+        var lastPrune = ContinuousClock.now
+        await prune()
+        while let batch = await queue.next() {
+            var retry = Duration.milliseconds(500)
+            while true {
+                do {
+                    let outcome = try await journal.commit(batch) { entries in
+                        for sink in sinks { sink.write(entries) }
+                    }
+                    record(outcome)
+                    break
+                } catch {
+                    logger.error(
+                        "journal commit failed; retrying the same events", metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                    try? await Task.sleep(for: retry)
+                    retry = min(retry * 2, .seconds(30))
+                }
+            }
+            if ContinuousClock.now - lastPrune >= pruneInterval {
+                lastPrune = .now
+                await prune()
+            }
+        }
+    }
+
+    private func record(_ outcome: CommitOutcome) {
+        let transfers = outcome.committed.count { $0.event.type == .transferred }
+        counters.withLockedValue {
+            $0.commits += 1
+            $0.committed += outcome.committed.count
+            $0.duplicates += outcome.duplicates.count
+            $0.transfers += transfers
+        }
+        for duplicate in outcome.duplicates {
+            logger.debug(
+                "duplicate dropped",
+                metadata: [
+                    "tenant": "\(duplicate.data.tenant)", "id": "\(duplicate.id)", "type": "\(duplicate.type)",
+                    "call": "\(duplicate.data.callId)",
+                ])
+        }
+    }
+
+    private func prune() async {
+        do {
+            try await journal.prune()
+        } catch {
+            logger.warning("journal pruning failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import CallEvents
+import Foundation
+import GRDB
+
+/// The durable record of every normalized event: SQLite through GRDB, in WAL mode, in the data
+/// directory.
+///
+/// Commits take whole batches (group commit): one transaction and one fsync for everything that
+/// arrived while the previous commit was on the disk. Each event and its dedupe mark go in the same
+/// transaction, before any sink sees the event.
+public final class Journal: Sendable {
+    public static let fileName = "journal.sqlite"
+
+    /// The database file.
+    public let path: String
+    public let options: JournalOptions
+    private let pool: DatabasePool
+    private let deduplication: Deduplication
+
+    /// Opens the journal of `directory`, creating it for a writer.
+    ///
+    /// - Parameter create: false for readers such as `tail`: a missing journal is an error, not a new
+    ///   empty one.
+    public init(directory: URL, options: JournalOptions = .init(), create: Bool = true) throws(JournalError) {
+        let path = directory.appendingPathComponent(Self.fileName).path
+        self.path = path
+        self.options = options
+        self.deduplication = Deduplication(window: options.dedupeWindow.seconds, maxEntries: options.dedupeMaxEntries)
+        if !create, !FileManager.default.fileExists(atPath: path) { throw .missing(path: path) }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotOpen(path: path, reason: error.localizedDescription)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let synchronous = options.durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // Reading the schema makes SQLite read the header: a file that is not a database fails here.
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            if create {
+                try JournalSchema.migrator().migrate(pool)
+            } else if try !pool.read({ db in try db.tableExists("events") }) {
+                throw JournalError.missing(path: path)
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.openError(path: path, error)
+        } catch {
+            throw .cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    private static func openError(path: String, _ error: DatabaseError) -> JournalError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_FORMAT:
+            return .unreadable(path: path, reason: error.message ?? "\(error.resultCode)")
+        default:
+            return .cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// Journals `events` in one transaction, dropping duplicates and adding correlated transfers, then
+    /// hands the committed entries to `afterCommit` on the journal's writer thread, in commit order.
+    public func commit(
+        _ events: [CallEvent],
+        now: Date = Date(),
+        afterCommit: @escaping @Sendable ([JournalEntry]) -> Void = { _ in }
+    ) async throws(JournalError) -> CommitOutcome {
+        let deduplication = self.deduplication
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var outcome = CommitOutcome()
+                try db.inTransaction(.immediate) {
+                    outcome = try Self.store(events, now: now.timeIntervalSince1970, deduplication: deduplication, db: db)
+                    return .commit
+                }
+                afterCommit(outcome.committed)
+                return outcome
+            }
+        } catch let error as DatabaseError {
+            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    private static func store(
+        _ events: [CallEvent], now: Double, deduplication: Deduplication, db: Database
+    ) throws -> CommitOutcome {
+        var outcome = CommitOutcome()
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (id, tenant, type, call_id, received_at, caller_flow, callee_flow, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        func append(_ event: CallEvent) throws -> Bool {
+            if try deduplication.isDuplicate(event.id, now: now, db: db) {
+                outcome.duplicates.append(event)
+                return false
+            }
+            let json = event.json()
+            try insert.execute(arguments: [
+                event.id, event.data.tenant, event.type.rawValue, event.data.callId,
+                event.data.receivedAt.timeIntervalSince1970, event.data.caller?.flowId, event.data.callee?.flowId, json,
+            ])
+            outcome.committed.append(JournalEntry(sequence: db.lastInsertedRowID, json: json, event: event))
+            return true
+        }
+        for event in events {
+            guard try append(event) else { continue }
+            if let transfer = try TransferCorrelation.transfer(after: event, db: db) {
+                _ = try append(transfer)
+            }
+        }
+        return outcome
+    }
+
+    /// Forgets dedupe marks outside the window and events older than the retention.
+    public func prune(now: Date = Date()) async throws(JournalError) {
+        let deduplication = self.deduplication
+        let cutoff = now.timeIntervalSince1970 - options.retention.seconds
+        do {
+            try await pool.write { db in
+                try deduplication.prune(now: now.timeIntervalSince1970, db: db)
+                // Old events are at the start of `seq`: find the first one to keep without an index.
+                if let keep = try Int64.fetchOne(
+                    db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
+                {
+                    try db.execute(sql: "DELETE FROM events WHERE seq < ?", arguments: [keep])
+                } else {
+                    try db.execute(sql: "DELETE FROM events WHERE received_at < ?", arguments: [cutoff])
+                }
+            }
+        } catch let error as DatabaseError {
+            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Up to `limit` events after `sequence` that match `filter`, oldest first. Safe while the daemon
+    /// writes: WAL readers see a consistent snapshot and never block the writer.
+    public func entries(after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000) throws(JournalError)
+        -> [(sequence: Int64, json: String)]
+    {
+        var sql = "SELECT seq, body FROM events WHERE seq > ?"
+        var arguments: [(any DatabaseValueConvertible)?] = [sequence]
+        if let tenant = filter.tenant {
+            sql += " AND tenant = ?"
+            arguments.append(tenant)
+        }
+        if !filter.types.isEmpty {
+            sql += " AND type IN (\(filter.types.map { _ in "?" }.joined(separator: ",")))"
+            arguments.append(contentsOf: filter.types.map { $0 as (any DatabaseValueConvertible)? })
+        }
+        if let callId = filter.callId {
+            sql += " AND call_id = ?"
+            arguments.append(callId)
+        }
+        if let since = filter.since {
+            sql += " AND received_at >= ?"
+            arguments.append(since)
+        }
+        sql += " ORDER BY seq LIMIT ?"
+        arguments.append(limit)
+        let statementArguments = StatementArguments(arguments)
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                    (sequence: row[0] as Int64, json: row[1] as String)
+                }
+            }
+        } catch let error as DatabaseError {
+            throw .readFailed(path: path, reason: error.message ?? "\(error)")
+        } catch {
+            throw .readFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The sequence of the newest event, 0 when empty.
+    public func lastSequence() throws(JournalError) -> Int64 {
+        do {
+            return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+        } catch {
+            throw .readFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// How many events are stored.
+    public func count() throws(JournalError) -> Int {
+        do {
+            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+        } catch {
+            throw .readFailed(path: path, reason: "\(error)")
+        }
+    }
+}

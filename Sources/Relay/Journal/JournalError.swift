@@ -1,0 +1,25 @@
+/// Why the journal could not be opened, written or read; each with what to do about it.
+public enum JournalError: Error, Sendable, CustomStringConvertible {
+    /// The file exists but is not a usable SQLite database. It is never replaced silently.
+    case unreadable(path: String, reason: String)
+    /// The directory or file cannot be created or opened.
+    case cannotOpen(path: String, reason: String)
+    /// A write failed (disk full, I/O error).
+    case writeFailed(path: String, reason: String)
+    case readFailed(path: String, reason: String)
+    /// `tail` and `deliveries` need a journal that the daemon has created.
+    case missing(path: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason):
+            return
+                "the journal \(path) is not a readable SQLite database (\(reason)); callrelay will not replace it. "
+                + "Move it aside to start a new journal, or recover its events with `sqlite3 \(path) .recover`."
+        case .cannotOpen(let path, let reason): return "cannot open the journal \(path): \(reason)"
+        case .writeFailed(let path, let reason): return "cannot write to the journal \(path): \(reason)"
+        case .readFailed(let path, let reason): return "cannot read the journal \(path): \(reason)"
+        case .missing(let path): return "no journal at \(path): has `callrelay run` used this data_dir yet?"
+        }
+    }
+}

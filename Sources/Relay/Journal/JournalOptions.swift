@@ -1,0 +1,36 @@
+/// How long the journal keeps what, and how hard it pushes events to the disk.
+public struct JournalOptions: Sendable, Equatable {
+    public enum Durability: String, Sendable, Equatable, CaseIterable {
+        /// fsync at every commit (a commit holds a batch of events): nothing committed is lost even on
+        /// power loss.
+        case full
+        /// fsync at WAL checkpoints only: committed events survive a crash of the process, not of the
+        /// machine.
+        case normal
+    }
+
+    /// Events older than this are pruned.
+    public var retention: Duration
+    /// A repeat inside this window is a duplicate.
+    public var dedupeWindow: Duration
+    /// The most dedupe marks kept, whatever their age.
+    public var dedupeMaxEntries: Int
+    public var durability: Durability
+    /// The most events committed in one transaction.
+    public var maxBatch: Int
+
+    public init(
+        retention: Duration = .seconds(7 * 24 * 3600),
+        dedupeWindow: Duration = .seconds(600),
+        dedupeMaxEntries: Int = 1_000_000,
+        durability: Durability = .full,
+        maxBatch: Int = 2_000
+    ) {
+        self.retention = retention
+        self.dedupeWindow = dedupeWindow
+        self.dedupeMaxEntries = dedupeMaxEntries
+        self.durability = durability
+        self.maxBatch = maxBatch
+    }
+}
+

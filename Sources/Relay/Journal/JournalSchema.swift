@@ -1,0 +1,38 @@
+import GRDB
+
+/// The journal's tables, created and upgraded by GRDB's migrator: a journal written by an older
+/// callrelay is upgraded in place, never replaced.
+enum JournalSchema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: events and dedupe marks") { db in
+            // `seq` orders everything: the log stream, `tail`, and (later) each webhook's cursor.
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        call_id TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        caller_flow TEXT,
+                        callee_flow TEXT,
+                        body TEXT NOT NULL
+                    );
+                    -- Transfer correlation looks up the last connected call of a flow; only connected
+                    -- events are indexed, so the index costs little on the write path.
+                    CREATE INDEX events_connected_caller ON events(tenant, caller_flow)
+                        WHERE type = 'call.connected';
+                    CREATE INDEX events_connected_callee ON events(tenant, callee_flow)
+                        WHERE type = 'call.connected';
+                    CREATE TABLE seen (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        seen_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX seen_age ON seen(seen_at);
+                    """)
+        }
+        return migrator
+    }
+}

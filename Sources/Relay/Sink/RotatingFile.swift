@@ -1,0 +1,73 @@
+import Foundation
+
+/// An append-only file that rotates by size: `events.jsonl` → `events.jsonl.1` → ... → `.keep`, the
+/// oldest dropped. Each write is one `write(2)` of whole lines, so a reader never sees half a line.
+/// Not thread-safe by itself: its owner serializes access (hence `@unchecked`).
+final class RotatingFile: @unchecked Sendable {
+    let path: String
+    let maxBytes: Int
+    let keep: Int
+    private var descriptor: Int32 = -1
+    private var size = 0
+
+    /// `path` "-" is standard output, which never rotates.
+    init(path: String, maxBytes: Int, keep: Int) throws {
+        self.path = path
+        self.maxBytes = maxBytes
+        self.keep = max(keep, 0)
+        try open()
+    }
+
+    deinit {
+        if descriptor > 2 { close(descriptor) }
+    }
+
+    private func open() throws {
+        if path == "-" {
+            descriptor = STDOUT_FILENO
+            return
+        }
+        let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard opened >= 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, "reason": String(cString: strerror(errno))])
+        }
+        descriptor = opened
+        var status = stat()
+        size = fstat(opened, &status) == 0 ? Int(status.st_size) : 0
+    }
+
+    var isTerminal: Bool { isatty(descriptor) == 1 }
+
+    func write(_ text: String) {
+        var text = text
+        if path != "-", maxBytes > 0, size > 0, size + text.utf8.count > maxBytes { rotate() }
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, base + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // a closed pipe or full disk: the journal still has every event
+                }
+                offset += written
+            }
+        }
+        size += text.utf8.count
+    }
+
+    private func rotate() {
+        close(descriptor)
+        if keep == 0 {
+            unlink(path)
+        } else {
+            unlink("\(path).\(keep)")
+            for index in stride(from: keep - 1, through: 1, by: -1) {
+                rename("\(path).\(index)", "\(path).\(index + 1)")
+            }
+            rename(path, "\(path).1")
+        }
+        size = 0
+        do { try open() } catch { descriptor = -1 }
+    }
+}
