@@ -127,11 +127,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "CallEventsTests",
+            dependencies: ["CallEvents", "Xelion"],
+            swiftSettings: strictSettings
+        ),
         // Starting and stopping the Python peers, for the integration tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "Xelion", "CallEvents", "TestSupport"],
+            dependencies: ["Relay", "Xelion", "CallEvents", "XelionSimulator", "TestSupport"],
+            exclude: ["Peers"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -192,6 +192,15 @@ public final class Journal: Sendable {
         }
     }
 
+    /// How many dedupe marks are kept.
+    func dedupeMarkCount() throws(JournalError) -> Int {
+        do {
+            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0 }
+        } catch {
+            throw .readFailed(path: path, reason: "\(error)")
+        }
+    }
+
     /// How many events are stored.
     public func count() throws(JournalError) -> Int {
         do {

@@ -1,0 +1,135 @@
+import CallEvents
+import Foundation
+import Testing
+import Xelion
+
+/// The Xelion mapping as a CRM sees its output.
+@Suite("Xelion events, normalized")
+struct XelionMappingTests {
+    let mapping = XelionMapping(tenant: "acme")
+    let received = Date(timeIntervalSince1970: 1_800_000_000.123)
+
+    func event(_ type: XelionCallEventType, _ fields: [String: JSONValue]) throws -> XelionCallEvent {
+        var object: [String: JSONValue] = [
+            "initiation": "incoming", "date": "2026-11-27 08:00:05", "callId": "call-1",
+            "callerFlowId": "flow-c", "calleeFlowId": "flow-a",
+            "callerPhoneNumber": "+31 20 123 4567", "calleePhoneNumber": "+31880001001", "calleeUser": "anna",
+        ]
+        for (key, value) in fields { object[key] = value }
+        return try XelionCallEvent(type: type, notification: .object(object))
+    }
+
+    @Test("a hangup becomes call.ended with a numeric duration, E.164 numbers and the envelope filled")
+    func hangup() throws {
+        let normalized = mapping.normalize(try event(.callHungUpEvent, ["duration": "42"]), receivedAt: received)
+        #expect(normalized.type == .ended)
+        #expect(normalized.specversion == "1.0")
+        #expect(normalized.source == "/tenants/acme/xelion")
+        #expect(normalized.subject == "call-1")
+        #expect(normalized.data.durationSeconds == 42)
+        #expect(normalized.data.caller?.number == "+31 20 123 4567")
+        #expect(normalized.data.caller?.numberE164 == "+31201234567")
+        #expect(normalized.data.callee?.user == "anna")
+        #expect(normalized.data.direction == .inbound)
+        #expect(RFC3339.string(normalized.time) == "2026-11-27T08:00:05.000Z")
+        #expect(RFC3339.string(normalized.data.receivedAt) == "2027-01-15T08:00:00.123Z")
+        let json = normalized.json()
+        #expect(json.hasPrefix(#"{"specversion":"1.0","id":"evt_"#))
+        #expect(json.contains(#""duration_seconds":42"#))
+        #expect(!json.contains("raw"), "the raw payload only when configured")
+    }
+
+    @Test("duration sent as a number is the same as sent as text")
+    func durationAsNumber() throws {
+        let text = mapping.normalize(try event(.callHungUpEvent, ["duration": "42"]), receivedAt: received)
+        let number = mapping.normalize(try event(.callHungUpEvent, ["duration": .number(42)]), receivedAt: received)
+        #expect(text.data.durationSeconds == number.data.durationSeconds)
+    }
+
+    @Test("both date forms; a zone-less date in the tenant's configured zone")
+    func dates() throws {
+        let iso = mapping.normalize(try event(.newCallEvent, ["date": "2026-11-27T09:00:05+01:00"]), receivedAt: received)
+        #expect(RFC3339.string(iso.time) == "2026-11-27T08:00:05.000Z")
+        let amsterdam = XelionMapping(tenant: "acme", timeZone: try #require(TimeZone(identifier: "Europe/Amsterdam")))
+        let local = amsterdam.normalize(try event(.newCallEvent, [:]), receivedAt: received)
+        #expect(RFC3339.string(local.time) == "2026-11-27T07:00:05.000Z", "08:00 in Amsterdam in winter is 07:00 UTC")
+        let summer = amsterdam.normalize(try event(.newCallEvent, ["date": "2026-07-01 08:00:00"]), receivedAt: received)
+        #expect(RFC3339.string(summer.time) == "2026-07-01T06:00:00.000Z")
+        let unreadable = mapping.normalize(try event(.newCallEvent, ["date": "yesterday"]), receivedAt: received)
+        #expect(unreadable.data.occurredAt == nil)
+        #expect(unreadable.time == unreadable.data.receivedAt, "time falls back to when we received it")
+    }
+
+    @Test("direction from initiation; two users talking is internal")
+    func direction() throws {
+        let outgoing = mapping.normalize(
+            try event(.newCallEvent, ["initiation": "outgoing", "calleeUser": .null]), receivedAt: received)
+        #expect(outgoing.data.direction == .outbound)
+        let internalCall = mapping.normalize(try event(.newCallEvent, ["callerUser": "bob"]), receivedAt: received)
+        #expect(internalCall.data.direction == .internal)
+        let unknown = mapping.normalize(try event(.newCallEvent, ["initiation": .null, "calleeUser": .null]), receivedAt: received)
+        #expect(unknown.data.direction == .unknown)
+    }
+
+    @Test("the one-sided channelHungUpEvent keeps only the side the PBX filled")
+    func channelHangup() throws {
+        let object: [String: JSONValue] = [
+            "initiation": "incoming", "date": "2026-11-27 08:00:05", "callId": "call-1",
+            "calleeFlowId": "flow-a", "calleePhoneNumber": "+31880001001", "calleeUser": "anna",
+        ]
+        let normalized = mapping.normalize(
+            try XelionCallEvent(type: .channelHungUpEvent, notification: .object(object)), receivedAt: received)
+        #expect(normalized.type == .channelEnded)
+        #expect(normalized.data.caller == nil)
+        #expect(normalized.data.callee?.flowId == "flow-a")
+    }
+
+    @Test("ids are stable; a hangup's id ignores its date, other types' ids do not")
+    func identity() throws {
+        let hangup = try event(.callHungUpEvent, ["duration": "42"])
+        var later = hangup
+        later.dateText = "2026-11-27 08:00:09"
+        later.raw["date"] = "2026-11-27 08:00:09"
+        #expect(mapping.normalize(hangup, receivedAt: received).id == mapping.normalize(later, receivedAt: .now).id)
+        let otherFlows = try event(.callHungUpEvent, ["duration": "42", "calleeFlowId": "flow-b"])
+        #expect(mapping.normalize(hangup, receivedAt: received).id != mapping.normalize(otherFlows, receivedAt: received).id)
+        let connected = try event(.callConnectedEvent, [:])
+        let connectedLater = try event(.callConnectedEvent, ["date": "2026-11-27 08:00:09"])
+        #expect(mapping.normalize(connected, receivedAt: received).id == mapping.normalize(connected, receivedAt: .now).id)
+        #expect(mapping.normalize(connected, receivedAt: received).id != mapping.normalize(connectedLater, receivedAt: received).id)
+        let otherTenant = XelionMapping(tenant: "globex")
+        #expect(mapping.normalize(hangup, receivedAt: received).id != otherTenant.normalize(hangup, receivedAt: received).id)
+    }
+
+    @Test("include_raw keeps the PBX's payload, keys sorted")
+    func raw() throws {
+        let withRaw = XelionMapping(tenant: "acme", includeRaw: true)
+        let normalized = withRaw.normalize(try event(.callHungUpEvent, ["duration": "42", "extra": "kept"]), receivedAt: received)
+        #expect(normalized.data.raw?["extra"] == .string("kept"))
+        #expect(normalized.json().contains(#""raw":{"callId":"call-1","calleeFlowId":"flow-a","#))
+    }
+
+    @Test("the JSON reads back to the same event, for every field and awkward text")
+    func roundTrip() throws {
+        var normalized = XelionMapping(tenant: "acme", includeRaw: true).normalize(
+            try event(.callHungUpEvent, ["duration": "42", "calleeUser": "Zoë \"the\" \\ agent\n\u{1}"]), receivedAt: received)
+        normalized.data.legs = [CallLeg(id: "leg-1", party: CallParty(number: "0031201234567"))]
+        normalized.data.dtmf = [DTMFInput(digits: "6", at: received, label: "menu")]
+        normalized.data.talkSeconds = 12.5
+        normalized.data.recordingURL = "https://example.com/rec.mp3"
+        let decoded = try CallEvent.decode(json: normalized.json())
+        #expect(decoded == normalized)
+        #expect(decoded.json() == normalized.json())
+    }
+}
+
+@Suite("Phone numbers")
+struct PhoneNumberTests {
+    @Test("E.164 only where the text leaves no doubt", arguments: [
+        ("+31 20 123 4567", "+31201234567"), ("0031201234567", "+31201234567"), ("+1 (415) 555-0100", "+14155550100"),
+        ("020 1234567", nil), ("1234", nil), ("+31abc", nil), ("", nil), ("+0123456789", nil),
+    ] as [(String, String?)])
+    func e164(input: String, expected: String?) {
+        #expect(PhoneNumber.e164(input) == expected)
+    }
+}

@@ -1,0 +1,156 @@
+import CallEvents
+import Foundation
+import Testing
+import Xelion
+
+@testable import Relay
+
+/// Builds Xelion notifications the way the PBX sends them.
+struct Notifications {
+    var tenant = "acme"
+    var date = "2026-11-27 08:00:05"
+
+    func event(
+        _ type: XelionCallEventType, call: String, callerFlow: String? = "flow-c", calleeFlow: String? = "flow-a",
+        caller: String = "+31201234567", callee: String = "anna", date: String? = nil, received: Date = Date()
+    ) -> CallEvent {
+        var object: [String: JSONValue] = ["initiation": "incoming", "date": .string(date ?? self.date), "callId": .string(call)]
+        if let callerFlow {
+            object["callerFlowId"] = .string(callerFlow)
+            object["callerPhoneNumber"] = .string(caller)
+        }
+        if let calleeFlow {
+            object["calleeFlowId"] = .string(calleeFlow)
+            object["calleeUser"] = .string(callee)
+        }
+        if type == .callHungUpEvent { object["duration"] = "30" }
+        // A notification built here always has a callId, so decoding cannot fail.
+        let decoded = (try? XelionCallEvent(type: type, notification: .object(object)))!
+        return XelionMapping(tenant: tenant).normalize(decoded, receivedAt: received)
+    }
+}
+
+@Suite("Journal: dedupe, transfers, durability")
+struct JournalTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+    let pbx = Notifications()
+
+    func open(_ options: JournalOptions = .init()) throws(JournalError) -> Journal { try Journal(directory: directory, options: options) }
+
+    @Test("the repeated consult hangup is stored once, even with a later date; the transfer's other hangups are kept")
+    func transferHangups() async throws {
+        let journal = try open()
+        let events = [
+            pbx.event(.callHungUpEvent, call: "first", callerFlow: "c", calleeFlow: "a"),
+            pbx.event(.callHungUpEvent, call: "consult", callerFlow: "a2", calleeFlow: "b"),
+            pbx.event(.callHungUpEvent, call: "consult", callerFlow: "a2", calleeFlow: "b", date: "2026-11-27 08:00:08"),
+            pbx.event(.callHungUpEvent, call: "final", callerFlow: "c", calleeFlow: "b"),
+            // Same call id, other flows: a distinct hangup, never dropped on the call id alone.
+            pbx.event(.callHungUpEvent, call: "consult", callerFlow: "a3", calleeFlow: "b"),
+        ]
+        let outcome = try await journal.commit(events)
+        #expect(outcome.committed.map(\.event.data.callId) == ["first", "consult", "final", "consult"])
+        #expect(outcome.duplicates.count == 1)
+        #expect(try journal.count() == 4)
+    }
+
+    @Test("other types are dropped only when the same notification repeats")
+    func otherTypes() async throws {
+        let journal = try open()
+        let connected = pbx.event(.callConnectedEvent, call: "x")
+        let outcome = try await journal.commit([
+            connected, connected, pbx.event(.callConnectedEvent, call: "x", date: "2026-11-27 08:00:06"),
+        ])
+        #expect(outcome.committed.count == 2)
+        #expect(outcome.duplicates == [connected])
+    }
+
+    @Test("a restart inside the window forwards no duplicate; after the window the event counts as new")
+    func persistentWindow() async throws {
+        let start = Date()
+        let hangup = pbx.event(.callHungUpEvent, call: "x")
+        do {
+            let journal = try open(.init(dedupeWindow: .seconds(600)))
+            #expect(try await journal.commit([hangup], now: start).committed.count == 1)
+        }
+        let reopened = try open(.init(dedupeWindow: .seconds(600)))
+        #expect(try await reopened.commit([hangup], now: start.addingTimeInterval(599)).duplicates.count == 1)
+        #expect(try await reopened.commit([hangup], now: start.addingTimeInterval(601)).committed.count == 1)
+    }
+
+    @Test("an attended transfer is named once: who handed the customer to whom")
+    func transferCorrelation() async throws {
+        let journal = try open()
+        let calls = [
+            pbx.event(.callConnectedEvent, call: "first", callerFlow: "c", calleeFlow: "a", callee: "anna"),
+            pbx.event(.callConnectedEvent, call: "consult", callerFlow: "a2", calleeFlow: "b", caller: "anna", callee: "bert"),
+            pbx.event(.callHungUpEvent, call: "first", callerFlow: "c", calleeFlow: "a"),
+        ]
+        let first = try await journal.commit(calls)
+        #expect(first.committed.count == 3, "no transfer before the customer is connected elsewhere")
+        let final = pbx.event(.callConnectedEvent, call: "final", callerFlow: "c", calleeFlow: "b", callee: "bert")
+        let second = try await journal.commit([final])
+        #expect(second.committed.map(\.event.type) == [.connected, .transferred])
+        let transfer = try #require(second.committed.last?.event.data.transfer)
+        #expect(transfer.party.number == "+31201234567")
+        #expect(transfer.from.user == "anna")
+        #expect(transfer.to.user == "bert")
+        #expect(transfer.previousCallId == "first")
+        // The PBX repeats the connection (a reconnect replay): neither it nor the transfer come again.
+        let again = try await journal.commit([final])
+        #expect(again.committed.isEmpty)
+    }
+
+    @Test("events older than the retention are pruned; newer ones stay")
+    func retention() async throws {
+        let journal = try open(.init(retention: .seconds(3600)))
+        let old = pbx.event(.newCallEvent, call: "old", received: Date().addingTimeInterval(-7200))
+        let new = pbx.event(.newCallEvent, call: "new")
+        _ = try await journal.commit([old, new])
+        try await journal.prune()
+        let left = try journal.entries(after: 0)
+        #expect(left.count == 1)
+        #expect(left.first?.json.contains(#""call_id":"new""#) == true)
+    }
+
+    @Test("the dedupe marks are bounded in age and in number")
+    func boundedMarks() async throws {
+        let journal = try open(.init(dedupeWindow: .seconds(60), dedupeMaxEntries: 1000))
+        let now = Date()
+        _ = try await journal.commit((0..<1500).map { pbx.event(.newCallEvent, call: "c\($0)") }, now: now)
+        try await journal.prune(now: now)
+        #expect(try marks() == 1000)
+        try await journal.prune(now: now.addingTimeInterval(61))
+        #expect(try marks() == 0)
+    }
+
+    func marks() throws -> Int {
+        try Journal(directory: directory, create: false).dedupeMarkCount()
+    }
+
+    @Test("a file that is not a database is refused with its path, and left as it was")
+    func unreadable() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent(Journal.fileName)
+        let garbage = Data(repeating: 0x41, count: 8192)
+        try garbage.write(to: file)
+        do {
+            _ = try open()
+            Issue.record("opened a file that is not a database")
+        } catch {
+            guard case .unreadable(let path, _) = error else {
+                Issue.record("expected unreadable, got \(error)")
+                return
+            }
+            #expect(path == file.path)
+            #expect(error.description.contains("will not replace it"))
+        }
+        #expect(try Data(contentsOf: file) == garbage)
+    }
+
+    @Test("a reader does not create a journal where there is none")
+    func missing() {
+        #expect(throws: JournalError.self) { try Journal(directory: directory, create: false) }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(Journal.fileName).path))
+    }
+}
