@@ -22,12 +22,20 @@ public actor XelionSession {
     private var issuedAt: Date?
     /// The newest token we were given, kept to present on the next login.
     private var lastToken: String?
+    private var lastTokenLoaded = false
+    private let tokenStore: (any XelionTokenStore)?
 
-    public init(credentials: XelionCredentials, http: HTTPClient, logger: Logger, requestTimeout: TimeAmount = .seconds(15)) {
+    /// - Parameter tokenStore: keeps the last token across restarts, so a relay that was killed can
+    ///   log in again at once instead of waiting for its old session to expire (error 10005).
+    public init(
+        credentials: XelionCredentials, http: HTTPClient, logger: Logger, requestTimeout: TimeAmount = .seconds(15),
+        tokenStore: (any XelionTokenStore)? = nil
+    ) {
         self.credentials = credentials
         self.http = http
         self.logger = logger
         self.requestTimeout = requestTimeout
+        self.tokenStore = tokenStore
     }
 
     /// Whether a session token is held (it may still have expired on the PBX's side).
@@ -46,6 +54,10 @@ public actor XelionSession {
             "userName": credentials.userName, "password": credentials.password, "userSpace": credentials.userSpace,
         ]
         if let appKey = credentials.appKey { body["appKey"] = appKey }
+        if !lastTokenLoaded {
+            lastTokenLoaded = true
+            lastToken = lastToken ?? tokenStore?.load()
+        }
         let answer = try await post("me/login", json: body, authorization: lastToken)
         try adopt(answer)
         logger.info(
@@ -100,6 +112,8 @@ public actor XelionSession {
         }
         self.token = nil
         self.renewalToken = nil
+        self.lastToken = nil
+        tokenStore?.save(nil)
     }
 
     // MARK: HTTP
@@ -110,6 +124,7 @@ public actor XelionSession {
         }
         token = newToken
         lastToken = newToken
+        tokenStore?.save(newToken)
         if let renewal = answer["renewalToken"]?.text { renewalToken = renewal }
         issuedAt = Date()
         validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }
@@ -166,4 +181,12 @@ public actor XelionSession {
         let text = String(describing: error)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
+}
+
+/// Where a session keeps its last token between runs of the relay. The token is a secret: a store
+/// keeps it where only the relay's user can read it.
+public protocol XelionTokenStore: Sendable {
+    func load() -> String?
+    /// nil forgets the token (after a logout).
+    func save(_ token: String?)
 }

@@ -100,7 +100,7 @@ struct RunCommandTests {
         #expect(await process.rest().contains("OK, 1 tenant (acme)"))
     }
 
-    @Test("demo runs on a fresh machine: simulator, relay over wss://, every played event shown, exit 0")
+    @Test("demo runs on a fresh machine: simulator, relay over wss://, normalized events, one hangup per transfer, exit 0")
     func demo() async throws {
         let demo = try await PeerProcess.launch(
             TestEnvironment.callrelay, ["demo", "--calls", "4", "--rate", "50"], readyLine: false)
@@ -108,8 +108,11 @@ struct RunCommandTests {
         let output = await demo.rest()
         let events = output.split(separator: "\n").filter { $0.contains("  acme  ") }
         let summary = output.split(separator: "\n").last { $0.hasPrefix("4 calls, ") }
-        #expect(summary == "4 calls, \(events.count) events shown.", "\(output)")
+        #expect(summary?.contains(": \(events.count) events shown, 1 duplicate dropped, 1 transfer found.") == true, "\(output)")
         #expect(events.count >= 12, "at least three events per call")
-        #expect(events.contains { $0.contains("hung up") })
+        #expect(events.contains { $0.contains("call.transferred") && $0.contains("handed from user-") })
+        #expect(events.contains { $0.contains("call.missed") })
+        let hangups = events.filter { $0.contains("call.ended") }.map { $0.split(separator: " ", omittingEmptySubsequences: true)[3] }
+        #expect(Set(hangups).count == hangups.count, "one hangup per call: \(hangups)")
     }
 }

@@ -100,19 +100,25 @@ public final class PeerProcess: @unchecked Sendable {
         }
     }
 
-    /// What is left in stdout once the process has exited. Reads without blocking: a process
-    /// started later may have inherited the pipe, so EOF may never come.
+    /// Everything the child writes to stdout until it exits. Reads while it runs (a child that writes
+    /// more than a pipe holds would otherwise never exit), and stops at its exit without waiting for
+    /// EOF: a process started later may have inherited the pipe, so EOF may never come.
     public func readRest() -> String {
-        process.waitUntilExit()
         let descriptor = stdout.fileHandleForReading.fileDescriptor
-        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         var data = Data()
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
+        func readAvailable() -> Int {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            data.append(contentsOf: chunk[..<count])
+            if count > 0 { data.append(contentsOf: chunk[..<count]) }
+            return count
         }
+        while process.isRunning {
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&request, 1, 100) > 0, readAvailable() == 0 { break }
+        }
+        process.waitUntilExit()
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        while readAvailable() > 0 {}
         return String(decoding: data, as: UTF8.self)
     }
 

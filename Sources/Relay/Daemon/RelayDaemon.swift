@@ -65,7 +65,9 @@ public struct RelayDaemon: Sendable {
             }
             var tenantLogger = logger
             tenantLogger[metadataKey: "tenant"] = "\(tenant.name)"
-            let session = XelionSession(credentials: tenant.xelion.credentials, http: client, logger: tenantLogger)
+            let session = XelionSession(
+                credentials: tenant.xelion.credentials, http: client, logger: tenantLogger,
+                tokenStore: SessionTokenFile(dataDirectory: configuration.dataDirectory, tenant: tenant.name))
             let sourceConfiguration = TenantSourceConfiguration(
                 tenant: tenant.name,
                 credentials: tenant.xelion.credentials,
