@@ -22,6 +22,7 @@ let package = Package(
             dependencies: [
                 .product(name: "WebSocket", package: callrelay),
                 .product(name: "Relay", package: callrelay),
+                .product(name: "CallEvents", package: callrelay),
                 .product(name: "Xelion", package: callrelay),
                 .product(name: "XelionSimulator", package: callrelay),
                 .product(name: "WSClient", package: "swift-websocket"),

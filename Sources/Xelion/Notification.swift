@@ -13,12 +13,7 @@ public enum XelionSocketMessage: Sendable, Equatable {
 
     /// Decodes a text message. Never throws: bad input becomes `.malformed` with the reason.
     public static func decode(_ text: String) -> XelionSocketMessage {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        } catch {
-            return .malformed(reason: "not JSON", text: text)
-        }
+        guard let value = JSONValue(json: text) else { return .malformed(reason: "not JSON", text: text) }
         guard case .object(let object) = value else { return .malformed(reason: "not a JSON object", text: text) }
         if object["messageType"]?.text == "test" { return .livenessEcho }
         guard let type = object["notificationType"]?.text else {

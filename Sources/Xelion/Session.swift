@@ -163,7 +163,7 @@ public actor XelionSession {
         }
         let value =
             body.readableBytes == 0
-            ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))
+            ? JSONValue.null : JSONValue(json: String(decoding: body.readableBytesView, as: UTF8.self))
         guard (200..<300).contains(status) else {
             let retryAfter = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
             throw XelionError.from(

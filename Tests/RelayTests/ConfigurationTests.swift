@@ -102,6 +102,79 @@ struct ConfigurationTests {
         #expect(!found.map(\.description).joined().contains("s3cret-value"))
     }
 
+    @Test("reads the journal, the log stream, include_raw and time_zone; defaults when absent")
+    func journalAndStream() throws {
+        let yaml = """
+            journal:
+              retention: 2d
+              dedupe_window: 90s
+              durability: normal
+            log_stream:
+              path: ./events.jsonl
+              format: pretty
+              max_size: 10MiB
+              keep: 2
+            tenants:
+              - name: acme
+                include_raw: true
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_PW
+                  time_zone: Europe/Amsterdam
+            """
+        let configuration = try ConfigurationLoader(environment: ["ACME_PW": "pw"]).parse(
+            yaml, file: "c.yaml", baseDirectory: base)
+        #expect(configuration.journal.retention == .seconds(2 * 86400))
+        #expect(configuration.journal.dedupeWindow == .seconds(90))
+        #expect(configuration.journal.durability == .normal)
+        #expect(configuration.journal.dedupeMaxEntries == JournalOptions().dedupeMaxEntries)
+        #expect(configuration.logStream == .init(path: "/etc/callrelay/events.jsonl", format: .pretty, maxBytes: 10 << 20, keep: 2))
+        #expect(configuration.tenants[0].includeRaw)
+        #expect(configuration.tenants[0].xelion.timeZone.identifier == "Europe/Amsterdam")
+
+        let minimal = """
+            tenants:
+              - name: acme
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_PW
+            """
+        let defaults = try ConfigurationLoader(environment: ["ACME_PW": "pw"]).parse(minimal, file: "c.yaml", baseDirectory: base)
+        #expect(defaults.logStream == .init())
+        #expect(defaults.journal == JournalOptions())
+        #expect(!defaults.tenants[0].includeRaw)
+        #expect(defaults.tenants[0].xelion.timeZone.secondsFromGMT() == 0)
+    }
+
+    @Test("a bad duration, size, format, durability or time zone is a located problem")
+    func journalProblems() {
+        let found = problems(
+            """
+            journal:
+              retention: forever
+              durability: maybe
+            log_stream:
+              format: xml
+              max_size: huge
+            tenants:
+              - name: acme
+                include_raw: sometimes
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_PW
+                  time_zone: Mars/Olympus
+            """)
+        #expect(found.contains { $0.key == "journal.retention" && $0.line == 2 && $0.reason.contains("duration") })
+        #expect(found.contains { $0.key == "journal.durability" && $0.reason.contains("full or normal") })
+        #expect(found.contains { $0.key == "log_stream.format" && $0.reason.contains("json or pretty") })
+        #expect(found.contains { $0.key == "log_stream.max_size" && $0.line == 6 })
+        #expect(found.contains { $0.key == "tenants[0].include_raw" && $0.reason.contains("true or false") })
+        #expect(found.contains { $0.key == "tenants[0].xelion.time_zone" && $0.reason.contains("Mars/Olympus") })
+    }
+
     @Test("refuses what is not YAML or not a mapping")
     func notYAML() {
         #expect(problems("tenants: [").first?.reason.contains("not valid YAML") == true)

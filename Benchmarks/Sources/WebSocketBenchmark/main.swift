@@ -1,4 +1,5 @@
 import Foundation
+import Relay
 
 // websocket-benchmark: receive rate of 1 KiB JSON text messages, callrelay's WebSocket client against
 // hummingbird-project/swift-websocket's WSClient on the same local stream.
@@ -6,6 +7,7 @@ import Foundation
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
+//   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
 // time and peak memory are its own.
@@ -68,6 +70,11 @@ do {
         exit(0)
     case "tenants":
         try TenantsBenchmark.run(tenants: option("--tenants").flatMap(Int.init) ?? 1000)
+    case "pipeline":
+        try await PipelineBenchmark.run(
+            events: option("--events").flatMap(Int.init) ?? 200_000,
+            rate: option("--rate").flatMap(Double.init) ?? 0,
+            durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full)
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:

@@ -1,0 +1,144 @@
+import CallEvents
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Relay
+import Xelion
+import XelionSimulator
+
+/// Events per second through decode → normalize → dedupe → journal commit → JSON Lines sink, and the
+/// latency from a message's arrival to its line being written. Run it on one core:
+///
+///   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal]
+enum PipelineBenchmark {
+    struct Result: Codable {
+        var events: Int
+        var committed: Int
+        var duplicates: Int
+        var seconds: Double
+        var eventsPerSecond: Double
+        var commits: Int
+        var p50Milliseconds: Double
+        var p99Milliseconds: Double
+        var durability: String
+        var rate: Double
+    }
+
+    /// Timestamps of submitted events, read back by the sink.
+    final class Clock: EventSink {
+        let submitted = NIOLockedValueBox([String: UInt64]())
+        let latencies = NIOLockedValueBox([UInt64]())
+
+        func write(_ entries: [JournalEntry]) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            var found: [UInt64] = []
+            submitted.withLockedValue { submitted in
+                for entry in entries {
+                    if let start = submitted.removeValue(forKey: entry.event.id) { found.append(now - start) }
+                }
+            }
+            latencies.withLockedValue { $0.append(contentsOf: found) }
+        }
+    }
+
+    static func run(events count: Int, rate: Double, durability: JournalOptions.Durability) async throws {
+        let texts = messages(count)
+        if ProcessInfo.processInfo.environment["PARTS"] != nil {
+            let mapping = XelionMapping(tenant: "acme")
+            var t = DispatchTime.now().uptimeNanoseconds
+            var decoded: [XelionCallEvent] = []
+            for text in texts { if case .callEvent(let e) = XelionSocketMessage.decode(text) { decoded.append(e) } }
+            var n = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data("decode \(Double(n - t) / Double(texts.count)) ns/event\n".utf8))
+            t = n
+            var normalized: [CallEvent] = []
+            for e in decoded { normalized.append(mapping.normalize(e, receivedAt: Date())) }
+            n = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data("normalize \(Double(n - t) / Double(texts.count)) ns/event\n".utf8))
+            t = n
+            var total = 0
+            for e in normalized { total += e.json().utf8.count }
+            n = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data("json \(Double(n - t) / Double(texts.count)) ns/event \(total)\n".utf8))
+            func measure(_ name: String, _ body: (CallEvent) -> Int) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                var sink = 0
+                for e in normalized { sink &+= body(e) }
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                FileHandle.standardError.write(Data("\(name) \(Double(t1 - t0) / Double(normalized.count)) ns \(sink % 2)\n".utf8))
+            }
+            measure("rfc3339") { RFC3339.string($0.time).utf8.count }
+            measure("identity") { EventIdentity.id(tenant: "acme", provider: "xelion", parts: [$0.data.callId, $0.type.rawValue]).utf8.count }
+            measure("canonical") { JSONValue.object(["a": .string($0.data.callId), "b": "x", "c": "y"]).canonicalJSON.utf8.count }
+            measure("e164") { PhoneNumber.e164($0.data.caller?.number ?? "")?.utf8.count ?? 0 }
+            measure("string-build") { e in
+                var s = ""
+                s.reserveCapacity(1024)
+                for _ in 0..<60 { s.append("\"key\":"); s.append(e.data.callId) }
+                return s.utf8.count
+            }
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-pipeline-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, options: JournalOptions(durability: durability))
+        let clock = Clock()
+        let stream = try LogStreamSink(
+            path: directory.appendingPathComponent("events.jsonl").path, format: .json, maxBytes: 0, colour: false)
+        let pipeline = EventPipeline(journal: journal, sinks: [stream, clock], logger: Logger(label: "bench"))
+        let mapping = XelionMapping(tenant: "acme")
+        let start = DispatchTime.now().uptimeNanoseconds
+        async let writer: Void = pipeline.run()
+        let interval = rate > 0 ? UInt64(1e9 / rate) : 0
+        for (index, text) in texts.enumerated() {
+            if interval > 0 {
+                let due = start + UInt64(index) * interval
+                let now = DispatchTime.now().uptimeNanoseconds
+                if due > now { try await Task.sleep(nanoseconds: due - now) }
+            }
+            let arrived = DispatchTime.now().uptimeNanoseconds
+            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else { continue }
+            let normalized = mapping.normalize(event, receivedAt: Date())
+            clock.submitted.withLockedValue { $0[normalized.id] = arrived }
+            await pipeline.submit(normalized)
+        }
+        pipeline.finish()
+        await writer
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let latencies = clock.latencies.withLockedValue { $0 }.sorted()
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1e6
+        }
+        let stats = pipeline.stats
+        let result = Result(
+            events: texts.count, committed: stats.committed, duplicates: stats.duplicates, seconds: seconds,
+            eventsPerSecond: Double(texts.count) / seconds, commits: stats.commits,
+            p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), durability: durability.rawValue, rate: rate)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        emitLine(String(decoding: try encoder.encode(result), as: UTF8.self))
+        FileHandle.standardError.write(
+            Data(
+                String(
+                    format: "%d events in %.2f s: %.0f events/s, %d commits, latency p50 %.2f ms p99 %.2f ms (durability %@)\n",
+                    texts.count, seconds, result.eventsPerSecond, stats.commits, result.p50Milliseconds, result.p99Milliseconds,
+                    durability.rawValue
+                ).utf8))
+    }
+
+    /// Socket messages as the PBX sends them: generated calls with transfers and repeated hangups.
+    static func messages(_ count: Int) -> [String] {
+        var flows = CallFlows(seed: 99, transferRatio: 0.2, missedRatio: 0.2)
+        var texts: [String] = []
+        texts.reserveCapacity(count)
+        while texts.count < count {
+            for event in flows.nextCall() where texts.count < count {
+                let object: [String: Any] = ["notificationType": event.type, "notification": event.notification]
+                if let data = try? JSONSerialization.data(withJSONObject: object) {
+                    texts.append(String(decoding: data, as: UTF8.self))
+                }
+            }
+        }
+        return texts
+    }
+}
