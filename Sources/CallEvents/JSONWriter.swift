@@ -7,10 +7,14 @@ import Xelion
 /// bytes the journal, the log stream and the webhook signatures share, and a fixed key order keeps
 /// those bytes the same on every platform.
 struct JSONWriter {
-    private(set) var text = ""
+    /// UTF-8 bytes rather than a `String`: appending bytes skips the per-append checks a `String`
+    /// makes, which were most of the cost of writing an event.
+    private var bytes: [UInt8] = []
     private var needsComma = false
 
-    init() { text.reserveCapacity(1024) }
+    init() { bytes.reserveCapacity(1024) }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 
     mutating func write(_ event: CallEvent) {
         open()
@@ -29,7 +33,7 @@ struct JSONWriter {
     private mutating func write(_ data: CallEventData) {
         open()
         key("schema_version")
-        text.append(String(data.schemaVersion))
+        raw(String(data.schemaVersion))
         needsComma = true
         field("tenant", data.tenant)
         field("provider", data.provider)
@@ -88,7 +92,7 @@ struct JSONWriter {
         close()
     }
 
-    private mutating func party(_ name: String, _ party: CallParty?) {
+    private mutating func party(_ name: StaticString, _ party: CallParty?) {
         guard let party else { return }
         key(name)
         open()
@@ -110,118 +114,129 @@ struct JSONWriter {
     // MARK: Primitives
 
     private mutating func open() {
-        text.append("{")
+        bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
     private mutating func close() {
-        text.append("}")
+        bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
-    private mutating func key(_ key: String) {
-        if needsComma { text.append(",") }
-        text.append("\"")
-        text.append(key)
-        text.append("\":")
+    private mutating func raw(_ literal: StaticString) {
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func raw(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func key(_ key: StaticString) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        raw(key)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
-    private mutating func field(_ name: String, _ value: String?) {
+    private mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
         needsComma = true
     }
 
-    private mutating func field(_ name: String, _ value: Date?) {
+    private mutating func field(_ name: StaticString, _ value: Date?) {
         guard let value else { return }
         key(name)
-        text.append("\"")
-        RFC3339.append(value, to: &text)
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
 
-    private mutating func field(_ name: String, _ value: Double?) {
+    private mutating func field(_ name: StaticString, _ value: Double?) {
         guard let value, value.isFinite else { return }
         key(name)
         number(value)
         needsComma = true
     }
 
-    private mutating func array<Element>(_ name: String, _ elements: [Element], _ body: (inout JSONWriter, Element) -> Void) {
+    private mutating func array<Element>(
+        _ name: StaticString, _ elements: [Element], _ body: (inout JSONWriter, Element) -> Void
+    ) {
         key(name)
-        text.append("[")
+        bytes.append(UInt8(ascii: "["))
         for (index, element) in elements.enumerated() {
-            if index > 0 { text.append(",") }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             body(&self, element)
         }
-        text.append("]")
+        bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     private mutating func number(_ value: Double) {
         if value.rounded() == value, abs(value) < 1e15 {
-            text.append(String(Int64(value)))
+            raw(String(Int64(value)))
         } else {
-            text.append(String(value))
+            raw(String(value))
         }
     }
 
     /// Any JSON value; with `sortedKeys`, objects in key order, for a canonical form.
     mutating func value(_ value: JSONValue, sortedKeys: Bool) {
         switch value {
-        case .null: text.append("null")
-        case .bool(let flag): text.append(flag ? "true" : "false")
+        case .null: raw("null")
+        case .bool(let flag): flag ? raw("true") : raw("false")
         case .number(let number): self.number(number.isFinite ? number : 0)
         case .string(let string): self.string(string)
         case .array(let elements):
-            text.append("[")
+            bytes.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
-                if index > 0 { text.append(",") }
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 self.value(element, sortedKeys: sortedKeys)
             }
-            text.append("]")
+            bytes.append(UInt8(ascii: "]"))
         case .object(let object):
-            text.append("{")
-            let keys = sortedKeys ? object.keys.sorted() : Array(object.keys)
-            for (index, key) in keys.enumerated() {
-                if index > 0 { text.append(",") }
-                string(key)
-                text.append(":")
-                if let element = object[key] { self.value(element, sortedKeys: sortedKeys) }
+            bytes.append(UInt8(ascii: "{"))
+            let pairs = sortedKeys ? object.sorted { $0.key < $1.key } : Array(object)
+            for (index, pair) in pairs.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(pair.key)
+                bytes.append(UInt8(ascii: ":"))
+                self.value(pair.value, sortedKeys: sortedKeys)
             }
-            text.append("}")
+            bytes.append(UInt8(ascii: "}"))
         }
         needsComma = true
     }
 
     private mutating func string(_ value: String) {
-        text.append("\"")
-        var clean = true
-        for byte in value.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            clean = false
-            break
-        }
-        if clean {
-            text.append(value)
-        } else {
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": text.append("\\\"")
-                case "\\": text.append("\\\\")
-                case "\n": text.append("\\n")
-                case "\r": text.append("\\r")
-                case "\t": text.append("\\t")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: text.unicodeScalars.append(scalar)
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { utf8 in
+            var clean = 0  // start of the run of bytes that need no escaping
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<index]))
+                clean = index + 1
+                switch byte {
+                case 0x22: raw("\\\"")
+                case 0x5C: raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    raw("\\u00")
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0x0F)])
                 }
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         }
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
 }
 

@@ -4,21 +4,22 @@ public enum PhoneNumber {
     /// (`020 1234567`) or anything else that needs a country guess gives nil: the original is kept in
     /// `number` either way.
     public static func e164(_ text: String) -> String? {
-        var digits = ""
+        var digits: [UInt8] = [UInt8(ascii: "+")]
         var sawPlus = false
-        for (index, character) in text.enumerated() {
-            switch character {
-            case "+" where index == 0: sawPlus = true
-            case "0"..."9": digits.append(character)
-            case " ", "-", "(", ")", ".": continue
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "+") where index == 0: sawPlus = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte)
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
             default: return nil
             }
+            guard digits.count <= 18 else { return nil }
         }
         if !sawPlus {
-            guard digits.hasPrefix("00") else { return nil }
-            digits.removeFirst(2)
+            guard digits.count > 3, digits[1] == UInt8(ascii: "0"), digits[2] == UInt8(ascii: "0") else { return nil }
+            digits.removeSubrange(1...2)
         }
-        guard (8...15).contains(digits.count), digits.first != "0" else { return nil }
-        return "+" + digits
+        guard (9...16).contains(digits.count), digits[1] != UInt8(ascii: "0") else { return nil }
+        return String(decoding: digits, as: UTF8.self)
     }
 }

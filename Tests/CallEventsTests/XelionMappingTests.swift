@@ -67,7 +67,8 @@ struct XelionMappingTests {
         #expect(outgoing.data.direction == .outbound)
         let internalCall = mapping.normalize(try event(.newCallEvent, ["callerUser": "bob"]), receivedAt: received)
         #expect(internalCall.data.direction == .internal)
-        let unknown = mapping.normalize(try event(.newCallEvent, ["initiation": .null, "calleeUser": .null]), receivedAt: received)
+        let unknown = mapping.normalize(
+            try event(.newCallEvent, ["initiation": .null, "calleeUser": .null]), receivedAt: received)
         #expect(unknown.data.direction == .unknown)
     }
 
@@ -96,7 +97,8 @@ struct XelionMappingTests {
         let connected = try event(.callConnectedEvent, [:])
         let connectedLater = try event(.callConnectedEvent, ["date": "2026-11-27 08:00:09"])
         #expect(mapping.normalize(connected, receivedAt: received).id == mapping.normalize(connected, receivedAt: .now).id)
-        #expect(mapping.normalize(connected, receivedAt: received).id != mapping.normalize(connectedLater, receivedAt: received).id)
+        #expect(
+            mapping.normalize(connected, receivedAt: received).id != mapping.normalize(connectedLater, receivedAt: received).id)
         let otherTenant = XelionMapping(tenant: "globex")
         #expect(mapping.normalize(hangup, receivedAt: received).id != otherTenant.normalize(hangup, receivedAt: received).id)
     }
@@ -104,7 +106,8 @@ struct XelionMappingTests {
     @Test("include_raw keeps the PBX's payload, keys sorted")
     func raw() throws {
         let withRaw = XelionMapping(tenant: "acme", includeRaw: true)
-        let normalized = withRaw.normalize(try event(.callHungUpEvent, ["duration": "42", "extra": "kept"]), receivedAt: received)
+        let normalized = withRaw.normalize(
+            try event(.callHungUpEvent, ["duration": "42", "extra": "kept"]), receivedAt: received)
         #expect(normalized.data.raw?["extra"] == .string("kept"))
         #expect(normalized.json().contains(#""raw":{"callId":"call-1","calleeFlowId":"flow-a","#))
     }
@@ -125,10 +128,12 @@ struct XelionMappingTests {
 
 @Suite("Phone numbers")
 struct PhoneNumberTests {
-    @Test("E.164 only where the text leaves no doubt", arguments: [
-        ("+31 20 123 4567", "+31201234567"), ("0031201234567", "+31201234567"), ("+1 (415) 555-0100", "+14155550100"),
-        ("020 1234567", nil), ("1234", nil), ("+31abc", nil), ("", nil), ("+0123456789", nil),
-    ] as [(String, String?)])
+    @Test(
+        "E.164 only where the text leaves no doubt",
+        arguments: [
+            ("+31 20 123 4567", "+31201234567"), ("0031201234567", "+31201234567"), ("+1 (415) 555-0100", "+14155550100"),
+            ("020 1234567", nil), ("1234", nil), ("+31abc", nil), ("", nil), ("+0123456789", nil),
+        ] as [(String, String?)])
     func e164(input: String, expected: String?) {
         #expect(PhoneNumber.e164(input) == expected)
     }

@@ -47,7 +47,9 @@ struct JournalEndToEndTests {
             TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json"] + arguments, readyLine: false)
         let output = await process.rest()
         #expect(await process.exitStatus() == 0)
-        return output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     static func key(_ type: Any?, _ call: Any?, _ caller: Any?, _ callee: Any?) -> String {
@@ -79,7 +81,8 @@ struct JournalEndToEndTests {
         #expect(await relay.exitStatus() == 0)
         let events = streamed()
         #expect(events.count == unique.count + transfers)
-        let expected = unique.map { Self.key($0["notificationType"], $0["callId"], $0["callerFlowId"], $0["calleeFlowId"]) }.sorted()
+        let expected = unique.map { Self.key($0["notificationType"], $0["callId"], $0["callerFlowId"], $0["calleeFlowId"]) }
+            .sorted()
         let forwarded = events.compactMap { event -> String? in
             guard event["type"] as? String != "call.transferred", let data = event["data"] as? [String: Any] else { return nil }
             let caller = data["caller"] as? [String: Any], callee = data["callee"] as? [String: Any]

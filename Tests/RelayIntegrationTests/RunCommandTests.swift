@@ -112,7 +112,9 @@ struct RunCommandTests {
         #expect(events.count >= 12, "at least three events per call")
         #expect(events.contains { $0.contains("call.transferred") && $0.contains("handed from user-") })
         #expect(events.contains { $0.contains("call.missed") })
-        let hangups = events.filter { $0.contains("call.ended") }.map { $0.split(separator: " ", omittingEmptySubsequences: true)[3] }
+        let hangups = events.filter { $0.contains("call.ended") }.map {
+            $0.split(separator: " ", omittingEmptySubsequences: true)[3]
+        }
         #expect(Set(hangups).count == hangups.count, "one hangup per call: \(hangups)")
     }
 }

@@ -129,7 +129,8 @@ struct ConfigurationTests {
         #expect(configuration.journal.dedupeWindow == .seconds(90))
         #expect(configuration.journal.durability == .normal)
         #expect(configuration.journal.dedupeMaxEntries == JournalOptions().dedupeMaxEntries)
-        #expect(configuration.logStream == .init(path: "/etc/callrelay/events.jsonl", format: .pretty, maxBytes: 10 << 20, keep: 2))
+        #expect(
+            configuration.logStream == .init(path: "/etc/callrelay/events.jsonl", format: .pretty, maxBytes: 10 << 20, keep: 2))
         #expect(configuration.tenants[0].includeRaw)
         #expect(configuration.tenants[0].xelion.timeZone.identifier == "Europe/Amsterdam")
 

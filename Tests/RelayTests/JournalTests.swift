@@ -35,7 +35,9 @@ struct JournalTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
     let pbx = Notifications()
 
-    func open(_ options: JournalOptions = .init()) throws(JournalError) -> Journal { try Journal(directory: directory, options: options) }
+    func open(_ options: JournalOptions = .init()) throws(JournalError) -> Journal {
+        try Journal(directory: directory, options: options)
+    }
 
     @Test("the repeated consult hangup is stored once, even with a later date; the transfer's other hangups are kept")
     func transferHangups() async throws {

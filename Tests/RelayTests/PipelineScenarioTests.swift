@@ -40,11 +40,13 @@ struct Scenario {
                     if simulated.isDuplicate {
                         transfers += 1
                         if random.next() % 2 == 0, let date = notification["date"] {
-                            notification["date"] = String(date.dropLast(2)) + String(format: "%02d", ((Int(date.suffix(2)) ?? 0) + 3) % 60)
+                            notification["date"] =
+                                String(date.dropLast(2)) + String(format: "%02d", ((Int(date.suffix(2)) ?? 0) + 3) % 60)
                         }
                     }
                     guard let type = XelionCallEventType(rawValue: simulated.type),
-                        let event = try? XelionCallEvent(type: type, notification: .object(notification.mapValues { .string($0) }))
+                        let event = try? XelionCallEvent(
+                            type: type, notification: .object(notification.mapValues { .string($0) }))
                     else { continue }
                     queue.append(Delivery(tenant: tenant, event: event, isDuplicate: simulated.isDuplicate))
                 }
@@ -103,7 +105,8 @@ struct PipelineScenarioTests {
 
         #expect(entries.count == scenario.uniqueCount)
         #expect(Set(entries.map(\.event.id)).count == entries.count, "no event twice")
-        #expect(before.duplicates + after.duplicates == scenario.deliveries.count - scenario.uniqueCount + scenario.transfers + 200)
+        #expect(
+            before.duplicates + after.duplicates == scenario.deliveries.count - scenario.uniqueCount + scenario.transfers + 200)
         #expect(entries.count { $0.event.type == .transferred } == scenario.transfers)
         #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
 
@@ -140,7 +143,8 @@ struct PipelineScenarioTests {
             type: .callHungUpEvent,
             notification: [
                 "callId": "odd \"call\" \n", "date": "2026-11-27T08:00:05.5+01:00", "duration": 12,
-                "callerPhoneNumber": "0031 20 123 4567", "calleeUser": "Zoë", "initiation": "weird", "extra": ["nested": [1, true]],
+                "callerPhoneNumber": "0031 20 123 4567", "calleeUser": "Zoë", "initiation": "weird",
+                "extra": ["nested": [1, true]],
             ])
         lines.append(XelionMapping(tenant: "acme", includeRaw: true).normalize(odd, receivedAt: Date()).json())
         let result = try await validate(lines)
@@ -164,8 +168,10 @@ struct PipelineScenarioTests {
             try process.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            guard process.terminationStatus == 0, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw PeerError(description: "validator failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+            guard process.terminationStatus == 0, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else {
+                throw PeerError(
+                    description: "validator failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
             }
             let invalid = try JSONSerialization.data(withJSONObject: object["invalid"] ?? [])
             return (object["valid"] as? Int ?? -1, String(decoding: invalid, as: UTF8.self))

@@ -10,6 +10,8 @@ import XelionSimulator
 /// latency from a message's arrival to its line being written. Run it on one core:
 ///
 ///   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal]
+///
+/// `--stages` instead times decode, normalize and the JSON writer on their own.
 enum PipelineBenchmark {
     struct Result: Codable {
         var events: Int
@@ -41,42 +43,10 @@ enum PipelineBenchmark {
         }
     }
 
-    static func run(events count: Int, rate: Double, durability: JournalOptions.Durability) async throws {
+    static func run(events count: Int, rate: Double, durability: JournalOptions.Durability, stages: Bool) async throws {
         let texts = messages(count)
-        if ProcessInfo.processInfo.environment["PARTS"] != nil {
-            let mapping = XelionMapping(tenant: "acme")
-            var t = DispatchTime.now().uptimeNanoseconds
-            var decoded: [XelionCallEvent] = []
-            for text in texts { if case .callEvent(let e) = XelionSocketMessage.decode(text) { decoded.append(e) } }
-            var n = DispatchTime.now().uptimeNanoseconds
-            FileHandle.standardError.write(Data("decode \(Double(n - t) / Double(texts.count)) ns/event\n".utf8))
-            t = n
-            var normalized: [CallEvent] = []
-            for e in decoded { normalized.append(mapping.normalize(e, receivedAt: Date())) }
-            n = DispatchTime.now().uptimeNanoseconds
-            FileHandle.standardError.write(Data("normalize \(Double(n - t) / Double(texts.count)) ns/event\n".utf8))
-            t = n
-            var total = 0
-            for e in normalized { total += e.json().utf8.count }
-            n = DispatchTime.now().uptimeNanoseconds
-            FileHandle.standardError.write(Data("json \(Double(n - t) / Double(texts.count)) ns/event \(total)\n".utf8))
-            func measure(_ name: String, _ body: (CallEvent) -> Int) {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                var sink = 0
-                for e in normalized { sink &+= body(e) }
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                FileHandle.standardError.write(Data("\(name) \(Double(t1 - t0) / Double(normalized.count)) ns \(sink % 2)\n".utf8))
-            }
-            measure("rfc3339") { RFC3339.string($0.time).utf8.count }
-            measure("identity") { EventIdentity.id(tenant: "acme", provider: "xelion", parts: [$0.data.callId, $0.type.rawValue]).utf8.count }
-            measure("canonical") { JSONValue.object(["a": .string($0.data.callId), "b": "x", "c": "y"]).canonicalJSON.utf8.count }
-            measure("e164") { PhoneNumber.e164($0.data.caller?.number ?? "")?.utf8.count ?? 0 }
-            measure("string-build") { e in
-                var s = ""
-                s.reserveCapacity(1024)
-                for _ in 0..<60 { s.append("\"key\":"); s.append(e.data.callId) }
-                return s.utf8.count
-            }
+        if stages {
+            measureStages(texts)
             return
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-pipeline-\(getpid())")
@@ -120,10 +90,32 @@ enum PipelineBenchmark {
         FileHandle.standardError.write(
             Data(
                 String(
-                    format: "%d events in %.2f s: %.0f events/s, %d commits, latency p50 %.2f ms p99 %.2f ms (durability %@)\n",
-                    texts.count, seconds, result.eventsPerSecond, stats.commits, result.p50Milliseconds, result.p99Milliseconds,
-                    durability.rawValue
+                    format:
+                        "%d events in %.2f s: %.0f events/s, %d commits (%.2f s in commits), latency p50 %.2f ms p99 %.2f ms (durability %@)\n",
+                    texts.count, seconds, result.eventsPerSecond, stats.commits, stats.commitSeconds, result.p50Milliseconds,
+                    result.p99Milliseconds, durability.rawValue
                 ).utf8))
+    }
+
+    /// Nanoseconds per event of the stages before the journal, each on its own.
+    static func measureStages(_ texts: [String]) {
+        let mapping = XelionMapping(tenant: "acme")
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ name: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data("\(name): \(Int(Double(now - clock) / Double(texts.count))) ns per event\n".utf8))
+            clock = now
+        }
+        var decoded: [XelionCallEvent] = []
+        for text in texts {
+            if case .callEvent(let event) = XelionSocketMessage.decode(text) { decoded.append(event) }
+        }
+        lap("decode")
+        let normalized = decoded.map { mapping.normalize($0, receivedAt: Date()) }
+        lap("normalize")
+        var bytes = 0
+        for event in normalized { bytes += event.json().utf8.count }
+        lap("JSON (\(bytes / max(normalized.count, 1)) bytes per event)")
     }
 
     /// Socket messages as the PBX sends them: generated calls with transfers and repeated hangups.

@@ -7,7 +7,7 @@ import Relay
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
-//   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal]
+//   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
 // time and peak memory are its own.
@@ -74,7 +74,8 @@ do {
         try await PipelineBenchmark.run(
             events: option("--events").flatMap(Int.init) ?? 200_000,
             rate: option("--rate").flatMap(Double.init) ?? 0,
-            durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full)
+            durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
+            stages: flag("--stages"))
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:

@@ -58,7 +58,8 @@ public struct RelayConfiguration: Sendable {
         public var timeZone: TimeZone
 
         public init(
-            credentials: XelionCredentials, caFile: String? = nil, events: [String] = XelionCallEventType.allCases.map(\.rawValue),
+            credentials: XelionCredentials, caFile: String? = nil,
+            events: [String] = XelionCallEventType.allCases.map(\.rawValue),
             timeZone: TimeZone = TimeZone(secondsFromGMT: 0) ?? .gmt
         ) {
             self.credentials = credentials

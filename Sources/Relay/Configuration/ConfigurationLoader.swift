@@ -154,7 +154,9 @@ private struct Reader {
             if let zone = TimeZone(identifier: zoneName) {
                 timeZone = zone
             } else {
-                problem(xelion["time_zone"], "\(x).time_zone", "unknown time zone '\(zoneName)'; use an IANA name such as Europe/Amsterdam or UTC")
+                problem(
+                    xelion["time_zone"], "\(x).time_zone",
+                    "unknown time zone '\(zoneName)'; use an IANA name such as Europe/Amsterdam or UTC")
             }
         }
         let url = string(xelion["url"], path: "\(x).url")
@@ -282,7 +284,10 @@ private struct Reader {
     }
 
     static func byteCount(_ text: String) -> Int? {
-        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+        let units: [(String, Int)] = [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000),
+            ("B", 1),
+        ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             return Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * scale }
         }

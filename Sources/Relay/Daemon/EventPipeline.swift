@@ -16,6 +16,8 @@ public struct PipelineCounters: Sendable, Equatable {
     public var duplicates = 0
     public var transfers = 0
     public var commits = 0
+    /// Time spent committing (transaction, fsync and sinks), in seconds.
+    public var commitSeconds = 0.0
 }
 
 /// Sources → normalize → dedupe and journal (group commit) → sinks.
@@ -65,14 +67,16 @@ public final class EventPipeline: Sendable {
             var retry = Duration.milliseconds(500)
             while true {
                 do {
+                    let started = ContinuousClock.now
                     let outcome = try await journal.commit(batch) { entries in
                         for sink in sinks { sink.write(entries) }
                     }
-                    record(outcome)
+                    record(outcome, took: ContinuousClock.now - started)
                     break
                 } catch {
                     logger.error(
-                        "journal commit failed; retrying the same events", metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                        "journal commit failed; retrying the same events",
+                        metadata: ["error": "\(error)", "events": "\(batch.count)"])
                     try? await Task.sleep(for: retry)
                     retry = min(retry * 2, .seconds(30))
                 }
@@ -84,10 +88,11 @@ public final class EventPipeline: Sendable {
         }
     }
 
-    private func record(_ outcome: CommitOutcome) {
+    private func record(_ outcome: CommitOutcome, took duration: Duration) {
         let transfers = outcome.committed.count { $0.event.type == .transferred }
         counters.withLockedValue {
             $0.commits += 1
+            $0.commitSeconds += Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
             $0.committed += outcome.committed.count
             $0.duplicates += outcome.duplicates.count
             $0.transfers += transfers

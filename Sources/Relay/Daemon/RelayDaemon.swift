@@ -38,7 +38,8 @@ public struct RelayDaemon: Sendable {
             let settings = configuration.logStream
             do {
                 sinks.insert(
-                    try LogStreamSink(path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
+                    try LogStreamSink(
+                        path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
                     at: 0)
             } catch {
                 throw JournalError.cannotOpen(path: settings.path, reason: "the log stream cannot be opened: \(error)")

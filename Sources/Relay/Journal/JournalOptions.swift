@@ -33,4 +33,3 @@ public struct JournalOptions: Sendable, Equatable {
         self.maxBatch = maxBatch
     }
 }
-

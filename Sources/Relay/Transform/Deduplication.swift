@@ -11,16 +11,16 @@ struct Deduplication {
     let window: Double
     let maxEntries: Int
 
-    /// True when `id` was seen within the window; otherwise marks it seen at `now`.
+    /// True when `id` was seen within the window; otherwise marks it seen at `now`. One statement:
+    /// the upsert changes no row exactly when a mark inside the window exists.
     func isDuplicate(_ id: String, now: Double, db: Database) throws -> Bool {
-        if let seenAt = try Double.fetchOne(
-            db.cachedStatement(sql: "SELECT seen_at FROM seen WHERE id = ?"), arguments: [id]),
-            now - seenAt < window
-        {
-            return true
-        }
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO seen (id, seen_at) VALUES (?, ?)").execute(arguments: [id, now])
-        return false
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO seen (id, seen_at) VALUES (?, ?)
+                ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at <= ?
+                """)
+        try upsert.execute(arguments: [id, now, now - window])
+        return db.changesCount == 0
     }
 
     /// Forgets marks older than the window, then the oldest beyond `maxEntries`.

@@ -14,16 +14,20 @@ enum TransferCorrelation {
         guard connected.type == .connected else { return nil }
         let data = connected.data
         if let caller = data.caller, let flow = caller.flowId, let callee = data.callee,
-            let previous = try lastConnected(tenant: data.tenant, column: "caller_flow", flow: flow, excluding: data.callId, db: db),
+            let previous = try lastConnected(
+                tenant: data.tenant, column: "caller_flow", flow: flow, excluding: data.callId, db: db),
             let from = previous.data.callee, from.flowId != callee.flowId
         {
-            return event(connected, transfer: CallTransfer(party: caller, from: from, to: callee, previousCallId: previous.data.callId))
+            return event(
+                connected, transfer: CallTransfer(party: caller, from: from, to: callee, previousCallId: previous.data.callId))
         }
         if let callee = data.callee, let flow = callee.flowId, let caller = data.caller,
-            let previous = try lastConnected(tenant: data.tenant, column: "callee_flow", flow: flow, excluding: data.callId, db: db),
+            let previous = try lastConnected(
+                tenant: data.tenant, column: "callee_flow", flow: flow, excluding: data.callId, db: db),
             let from = previous.data.caller, from.flowId != caller.flowId
         {
-            return event(connected, transfer: CallTransfer(party: callee, from: from, to: caller, previousCallId: previous.data.callId))
+            return event(
+                connected, transfer: CallTransfer(party: callee, from: from, to: caller, previousCallId: previous.data.callId))
         }
         return nil
     }
