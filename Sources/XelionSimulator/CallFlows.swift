@@ -113,9 +113,10 @@ public struct CallFlows: Sendable {
 }
 
 /// A small deterministic generator, so a seed replays the same calls.
-struct SplitMix: RandomNumberGenerator, Sendable {
+public struct SplitMix: RandomNumberGenerator, Sendable {
     var state: UInt64
-    mutating func next() -> UInt64 {
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -28,7 +28,7 @@ struct Scenario {
     var transfers = 0
 
     init(tenants: [String], callsPerTenant: Int, seed: UInt64) {
-        var random = SplitMix64(seed: seed)
+        var random = SplitMix(state: seed)
         var queues: [[Delivery]] = []
         for (index, tenant) in tenants.enumerated() {
             var flows = CallFlows(seed: seed + UInt64(index), transferRatio: 0.3, missedRatio: 0.2)
@@ -60,18 +60,6 @@ struct Scenario {
     }
 
     var uniqueCount: Int { deliveries.count { !$0.isDuplicate } + transfers }
-}
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 @Suite("Pipeline: generated calls through normalize, dedupe, journal and sinks")

@@ -175,41 +175,33 @@ public final class Journal: Sendable {
         sql += " ORDER BY seq LIMIT ?"
         arguments.append(limit)
         let statementArguments = StatementArguments(arguments)
-        do {
-            return try pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
-                    (sequence: row[0] as Int64, json: row[1] as String)
-                }
+        return try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                (sequence: row[0] as Int64, json: row[1] as String)
             }
-        } catch let error as DatabaseError {
-            throw .readFailed(path: path, reason: error.message ?? "\(error)")
-        } catch {
-            throw .readFailed(path: path, reason: "\(error)")
         }
     }
 
     /// The sequence of the newest event, 0 when empty.
     public func lastSequence() throws(JournalError) -> Int64 {
-        do {
-            return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
-        } catch {
-            throw .readFailed(path: path, reason: "\(error)")
-        }
+        try read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
     }
 
     /// How many dedupe marks are kept.
     func dedupeMarkCount() throws(JournalError) -> Int {
-        do {
-            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0 }
-        } catch {
-            throw .readFailed(path: path, reason: "\(error)")
-        }
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0 }
     }
 
     /// How many events are stored.
     public func count() throws(JournalError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws(JournalError) -> T {
         do {
-            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+            return try pool.read(body)
+        } catch let error as DatabaseError {
+            throw .readFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
             throw .readFailed(path: path, reason: "\(error)")
         }
