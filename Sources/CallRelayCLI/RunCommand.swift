@@ -22,6 +22,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        // A log-stream reader that goes away (`callrelay run | head`) must not kill the daemon: the
+        // write fails with EPIPE instead, and the journal still has every event.
+        signal(SIGPIPE, SIG_IGN)
         let configuration = try loadConfiguration(config)
         let logger = Logger(label: "callrelay")
         let relay: RelayDaemon

@@ -107,13 +107,15 @@ public actor XelionSession {
         do {
             _ = try await post("me/logout", authorization: token)
             logger.info("logged out of the PBX")
+            // The session is over: nothing is left to end at the next login.
+            lastToken = nil
+            tokenStore?.save(nil)
         } catch {
+            // The session may live on: keep the token, so the next login ends it instead of meeting 10005.
             logger.debug("logout failed", metadata: ["error": "\(error)"])
         }
         self.token = nil
         self.renewalToken = nil
-        self.lastToken = nil
-        tokenStore?.save(nil)
     }
 
     // MARK: HTTP

@@ -61,6 +61,11 @@ struct JournalEndToEndTests {
         let peer = try await XelionPeer.start(["--transfer-ratio", "0.4", "--duplicate-jitter-ms", "2500", "--fragment"])
         let relay = try await startRelay(try configuration(peer), "run")
         try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await eventually("the journal exists") {
+            FileManager.default.fileExists(atPath: data.appendingPathComponent("journal.sqlite").path)
+        }
+        let follower = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json", "--follow"], readyLine: false)
         try await peer.control("calls?n=80&rate=0")
         let manifest = try await {
             var last = -1
@@ -91,7 +96,14 @@ struct JournalEndToEndTests {
         #expect(forwarded == expected)
         #expect(events.count { $0["type"] as? String == "call.transferred" } == transfers)
 
-        // tail reads the same events from the journal, with filters.
+        // tail --follow saw them arrive; tail reads the same events from the journal, with filters.
+        var followed: [String] = []
+        while followed.count < events.count {
+            let line = try await follower.line(within: 20)
+            followed.append((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String ?? "")
+        }
+        follower.stop()
+        #expect(followed == events.compactMap { $0["id"] as? String })
         let journal = try await tail()
         #expect(journal.compactMap { $0["id"] as? String } == events.compactMap { $0["id"] as? String })
         #expect(try await tail(["--type", "call.transferred"]).count == transfers)

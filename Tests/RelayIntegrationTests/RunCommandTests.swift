@@ -87,6 +87,33 @@ struct RunCommandTests {
         }
     }
 
+    @Test("run refuses a journal that is not a database, names it, and leaves it as it was")
+    func unreadableJournal() async throws {
+        let config = try writeConfiguration(
+            """
+            data_dir: ./data
+            tenants:
+              - name: acme
+                xelion:
+                  url: https://pbx.example.com/api/v1/acme/
+                  username: admin
+                  password_env: ACME_XELION_PASSWORD
+            """)
+        let data = config.deletingLastPathComponent().appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let journal = data.appendingPathComponent("journal.sqlite")
+        let garbage = Data(repeating: 0x42, count: 10_000)
+        try garbage.write(to: journal)
+        let errors = config.deletingLastPathComponent().appendingPathComponent("run.err")
+        let process = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["run", "--config", config.path], readyLine: false,
+            environment: ["ACME_XELION_PASSWORD": "x"], standardError: errors)
+        #expect(await process.exitStatus() == 1)
+        let text = try String(contentsOf: errors, encoding: .utf8)
+        #expect(text.contains("the journal \(journal.path) is not a readable SQLite database"), "\(text)")
+        #expect(try Data(contentsOf: journal) == garbage)
+    }
+
     @Test("check accepts the example configuration when its secret is set")
     func exampleConfiguration() async throws {
         let example = TestEnvironment.repositoryRoot.appendingPathComponent("Config/callrelay.example.yaml").path

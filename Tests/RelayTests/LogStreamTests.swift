@@ -1,0 +1,55 @@
+import CallEvents
+import Foundation
+import Testing
+import Xelion
+
+@testable import Relay
+
+@Suite("Log stream")
+struct LogStreamTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
+
+    func entries(_ count: Int, from first: Int = 0) -> [JournalEntry] {
+        let pbx = Notifications()
+        return (first..<(first + count)).map { index in
+            let event = pbx.event(.newCallEvent, call: "call-\(index)")
+            return JournalEntry(sequence: Int64(index + 1), json: event.json(), event: event)
+        }
+    }
+
+    func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @Test("JSON Lines to a file, rotated by size into .1 and .2, every line whole, nothing beyond keep")
+    func rotation() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let sink = try LogStreamSink(path: path, format: .json, maxBytes: 8_000, keep: 2)
+        for batch in 0..<40 { sink.write(entries(2, from: batch * 2)) }
+        let files = [path + ".2", path + ".1", path].map(lines)
+        #expect(!FileManager.default.fileExists(atPath: path + ".3"), "only `keep` rotated files")
+        for file in files {
+            #expect(!file.isEmpty)
+            for line in file { #expect(try CallEvent.decode(json: line).type == .started, "a whole event per line") }
+        }
+        #expect(files.allSatisfy { $0.joined(separator: "\n").utf8.count <= 8_000 })
+        // The newest events are in the current file, in order.
+        #expect(files[2].last?.contains(#""call_id":"call-79""#) == true)
+        let calls = files.joined().compactMap { try? CallEvent.decode(json: $0).data.callId }
+        #expect(calls == calls.sorted { Int($0.dropFirst(5)) ?? 0 < Int($1.dropFirst(5)) ?? 0 })
+    }
+
+    @Test("the readable form has no colour codes when it does not go to a terminal")
+    func pretty() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("pretty.log").path
+        let sink = try LogStreamSink(path: path, format: .pretty)
+        sink.write(entries(3))
+        let written = lines(path)
+        #expect(written.count == 3)
+        #expect(written.allSatisfy { $0.contains("acme  call.started") && $0.contains("+31201234567 → anna") })
+        #expect(!written.joined().contains("\u{1B}["))
+        #expect(PrettyEventFormat(colour: true).line(entries(1)[0].event).contains("\u{1B}[36m"))
+    }
+}
