@@ -36,14 +36,9 @@ public struct RelayDaemon: Sendable {
         var sinks = extraSinks
         if logStream {
             let settings = configuration.logStream
-            do {
-                sinks.insert(
-                    try LogStreamSink(
-                        path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
-                    at: 0)
-            } catch {
-                throw JournalError.cannotOpen(path: settings.path, reason: "the log stream cannot be opened: \(error)")
-            }
+            sinks.insert(
+                try LogStreamSink(path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
+                at: 0)
         }
         let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger)
         self.pipeline = pipeline

@@ -28,9 +28,7 @@ final class RotatingFile: @unchecked Sendable {
             return
         }
         let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard opened >= 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, "reason": String(cString: strerror(errno))])
-        }
+        guard opened >= 0 else { throw LogStreamError(path: path, reason: String(cString: strerror(errno))) }
         descriptor = opened
         var status = stat()
         size = fstat(opened, &status) == 0 ? Int(status.st_size) : 0
@@ -70,4 +68,11 @@ final class RotatingFile: @unchecked Sendable {
         size = 0
         do { try open() } catch { descriptor = -1 }
     }
+}
+
+/// The log stream's file cannot be opened.
+public struct LogStreamError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot open the log stream \(path): \(reason)" }
 }
