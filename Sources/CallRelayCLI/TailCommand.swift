@@ -76,13 +76,10 @@ struct TailCommand: AsyncParsableCommand {
             tenant: tenant, types: types, callId: call, since: since.flatMap(Self.sinceDate)?.timeIntervalSince1970)
         var cursor: Int64 = 0
         if let lines {
-            // Start late enough that at most `lines` matching events come before the follow.
-            var recent: [(sequence: Int64, json: String)] = []
-            while case let page = try journal.entries(after: cursor, matching: filter, limit: 5000), let last = page.last {
-                recent = Array((recent + page).suffix(max(lines, 0)))
-                cursor = last.sequence
-            }
+            // The newest `lines` matching events, then the follow goes on after them.
+            let recent = try journal.entries(after: 0, matching: filter, limit: max(lines, 0), newest: true)
             for entry in recent { show(entry.json, asJSON: asJSON, format: format) }
+            cursor = try recent.last?.sequence ?? journal.lastSequence()
         }
         while true {
             let page = try journal.entries(after: cursor, matching: filter, limit: 1000)

@@ -107,6 +107,8 @@ struct JournalEndToEndTests {
         let journal = try await tail()
         #expect(journal.compactMap { $0["id"] as? String } == events.compactMap { $0["id"] as? String })
         #expect(try await tail(["--type", "call.transferred"]).count == transfers)
+        let lastFive = try await tail(["-n", "5"])
+        #expect(lastFive.compactMap { $0["id"] as? String } == events.suffix(5).compactMap { $0["id"] as? String })
         let call = try #require(events.first?["subject"] as? String)
         let ofCall = try await tail(["--call", call])
         #expect(!ofCall.isEmpty && ofCall.allSatisfy { $0["subject"] as? String == call })

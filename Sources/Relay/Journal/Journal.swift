@@ -147,10 +147,11 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Up to `limit` events after `sequence` that match `filter`, oldest first. Safe while the daemon
-    /// writes: WAL readers see a consistent snapshot and never block the writer.
+    /// Up to `limit` events after `sequence` that match `filter`, oldest first; with `newest`, the
+    /// last `limit` of them (still oldest first). Safe while the daemon writes: WAL readers see a
+    /// consistent snapshot and never block the writer.
     public func entries(
-        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000
+        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000, newest: Bool = false
     ) throws(JournalError)
         -> [(sequence: Int64, json: String)]
     {
@@ -172,14 +173,15 @@ public final class Journal: Sendable {
             sql += " AND received_at >= ?"
             arguments.append(since)
         }
-        sql += " ORDER BY seq LIMIT ?"
+        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
         arguments.append(limit)
         let statementArguments = StatementArguments(arguments)
-        return try read { db in
+        let rows = try read { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
                 (sequence: row[0] as Int64, json: row[1] as String)
             }
         }
+        return newest ? rows.reversed() : rows
     }
 
     /// The sequence of the newest event, 0 when empty.
