@@ -8,7 +8,8 @@ struct CallRelay: AsyncParsableCommand {
         commandName: "callrelay",
         abstract: "Relays PBX call events to CRMs and log streams.",
         subcommands: [
-            DemoCommand.self, RunCommand.self, CheckCommand.self, TailCommand.self, GapsCommand.self, SimulateCommand.self,
+            DemoCommand.self, RunCommand.self, CheckCommand.self, TailCommand.self, DeliveriesCommand.self, GapsCommand.self,
+            SimulateCommand.self,
             WebSocketCommand.self,
         ]
     )

@@ -23,11 +23,41 @@ public struct RelayConfiguration: Sendable {
         public var xelion: XelionSettings
         /// Keep the provider's original payload in each event's `data.raw`.
         public var includeRaw: Bool
+        /// The CRM endpoints that receive this tenant's events.
+        public var webhooks: [WebhookEndpoint]
 
-        public init(name: String, xelion: XelionSettings, includeRaw: Bool = false) {
+        public init(name: String, xelion: XelionSettings, includeRaw: Bool = false, webhooks: [WebhookEndpoint] = []) {
             self.name = name
             self.xelion = xelion
             self.includeRaw = includeRaw
+            self.webhooks = webhooks
+        }
+    }
+
+    /// One CRM endpoint: where to POST, how to sign, which events.
+    public struct WebhookEndpoint: Sendable {
+        public var url: String
+        /// `whsec_...`; two while rotating.
+        public var secrets: [String]
+        /// Extra request headers (an `Authorization`, say); never logged.
+        public var headers: [(name: String, value: String)]
+        /// Event types to send; empty sends all.
+        public var types: [String]
+        public var caFile: String?
+        public var timeout: Duration
+        public var schedule: RetrySchedule
+
+        public init(
+            url: String, secrets: [String], headers: [(name: String, value: String)] = [], types: [String] = [],
+            caFile: String? = nil, timeout: Duration = .seconds(15), schedule: RetrySchedule = .init()
+        ) {
+            self.url = url
+            self.secrets = secrets
+            self.headers = headers
+            self.types = types
+            self.caFile = caFile
+            self.timeout = timeout
+            self.schedule = schedule
         }
     }
 

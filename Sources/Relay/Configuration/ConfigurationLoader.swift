@@ -1,3 +1,4 @@
+import CallEvents
 import Foundation
 import Xelion
 import Yams
@@ -127,7 +128,17 @@ private struct Reader {
             problem(node, path, "must be a mapping with name and xelion")
             return nil
         }
-        let tenantFields = fields(mapping, path: path, allowed: ["name", "include_raw", "xelion"])
+        let tenantFields = fields(mapping, path: path, allowed: ["name", "include_raw", "xelion", "webhooks"])
+        var webhooks: [RelayConfiguration.WebhookEndpoint] = []
+        if let node = tenantFields["webhooks"] {
+            if case .sequence(let list) = node {
+                for (index, item) in list.enumerated() {
+                    if let endpoint = webhook(item, path: "\(path).webhooks[\(index)]") { webhooks.append(endpoint) }
+                }
+            } else {
+                problem(node, "\(path).webhooks", "must be a list of endpoints, each with a url and a secret")
+            }
+        }
         let includeRaw = bool(tenantFields["include_raw"], path: "\(path).include_raw") ?? false
         let name = string(tenantFields["name"], path: "\(path).name")
         if let name, !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) {
@@ -191,7 +202,131 @@ private struct Reader {
             baseURL: url, userName: username, password: password, userSpace: userSpace, appKey: appKey)
         return .init(
             name: name, xelion: .init(credentials: credentials, caFile: caFile, events: events, timeZone: timeZone),
-            includeRaw: includeRaw)
+            includeRaw: includeRaw, webhooks: webhooks)
+    }
+
+    mutating func webhook(_ node: Node, path: String) -> RelayConfiguration.WebhookEndpoint? {
+        guard case .mapping(let mapping) = node else {
+            problem(node, path, "must be a mapping with url and secret_env or secret_file")
+            return nil
+        }
+        let keys = fields(
+            mapping, path: path,
+            allowed: [
+                "url", "secret_env", "secret_file", "headers", "headers_env", "types", "ca_file", "timeout", "retry_schedule",
+            ])
+        let url = string(keys["url"], path: "\(path).url")
+        if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
+            problem(keys["url"], "\(path).url", "must be an http:// or https:// URL")
+        }
+        var secrets: [String] = []
+        switch (keys["secret_env"], keys["secret_file"]) {
+        case (nil, nil):
+            problems.append(
+                .init(
+                    file: file, line: node.mark?.line, key: "\(path).secret_env",
+                    reason: "is missing: give secret_env or secret_file"))
+        case (.some(let env), .some):
+            problem(env, "\(path).secret_env", "give secret_env or secret_file, not both")
+        case (.some(let env), nil):
+            for name in names(env, path: "\(path).secret_env") {
+                if let value = environment[name], !value.isEmpty {
+                    secrets.append(value)
+                } else {
+                    problem(env, "\(path).secret_env", "environment variable \(name) is not set")
+                }
+            }
+        case (nil, .some(let fileNode)):
+            for name in names(fileNode, path: "\(path).secret_file") {
+                let resolved = name.hasPrefix("/") ? name : base.appendingPathComponent(name).standardizedFileURL.path
+                if let text = try? String(contentsOfFile: resolved, encoding: .utf8),
+                    !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                {
+                    secrets.append(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                } else {
+                    problem(fileNode, "\(path).secret_file", "file \(resolved) does not exist, cannot be read or is empty")
+                }
+            }
+        }
+        if secrets.count > 2 {
+            problem(keys["secret_env"] ?? keys["secret_file"], "\(path).secret_env", "give one secret, or two while rotating")
+        }
+        if !secrets.isEmpty, secrets.count <= 2 {
+            do {
+                _ = try WebhookSigner(secrets: secrets)
+            } catch {
+                problem(keys["secret_env"] ?? keys["secret_file"], "\(path).secret_env", error.description)
+            }
+        }
+        var headers: [(name: String, value: String)] = []
+        for (key, isEnv) in [("headers", false), ("headers_env", true)] {
+            guard let headerNode = keys[key] else { continue }
+            guard case .mapping(let pairs) = headerNode else {
+                problem(
+                    headerNode, "\(path).\(key)",
+                    "must be a mapping of header names to \(isEnv ? "environment variables" : "values")")
+                continue
+            }
+            for (nameNode, valueNode) in pairs {
+                guard let name = nameNode.string, let value = valueNode.string else {
+                    problem(nameNode, "\(path).\(key)", "header names and values must be text")
+                    continue
+                }
+                if isEnv {
+                    guard let resolved = environment[value], !resolved.isEmpty else {
+                        problem(valueNode, "\(path).\(key).\(name)", "environment variable \(value) is not set")
+                        continue
+                    }
+                    headers.append((name, resolved))
+                } else {
+                    headers.append((name, value))
+                }
+            }
+        }
+        var types: [String] = []
+        if let typesNode = keys["types"] {
+            for type in names(typesNode, path: "\(path).types") {
+                if CallEventType.all.contains(where: { $0.rawValue == type }) {
+                    types.append(type)
+                } else {
+                    problem(
+                        typesNode, "\(path).types",
+                        "'\(type)' is not an event type; one of \(CallEventType.all.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+        }
+        let caFile = self.path(keys["ca_file"], path: "\(path).ca_file", mustExist: true)
+        let timeout = duration(keys["timeout"], path: "\(path).timeout") ?? .seconds(15)
+        var schedule = RetrySchedule()
+        if let scheduleNode = keys["retry_schedule"] {
+            let delays = names(scheduleNode, path: "\(path).retry_schedule").compactMap { text -> Duration? in
+                guard let value = Self.duration(text) else {
+                    problem(scheduleNode, "\(path).retry_schedule", "'\(text)' is not a duration such as 0s, 5s, 5m or 2h")
+                    return nil
+                }
+                return value
+            }
+            if !delays.isEmpty { schedule.delays = delays }
+        }
+        guard let url, !secrets.isEmpty else { return nil }
+        return .init(
+            url: url, secrets: secrets, headers: headers, types: types, caFile: caFile, timeout: timeout, schedule: schedule)
+    }
+
+    /// One text or a list of texts.
+    mutating func names(_ node: Node, path: String) -> [String] {
+        if let single = node.string, case .scalar = node { return [single] }
+        guard case .sequence(let list) = node else {
+            problem(node, path, "must be a text or a list of texts")
+            return []
+        }
+        return list.compactMap { item in
+            guard let text = item.string, !text.isEmpty else {
+                problem(item, path, "must be a text or a list of texts")
+                return nil
+            }
+            return text
+        }
     }
 
     mutating func journal(_ node: Node?) -> JournalOptions {

@@ -13,6 +13,7 @@ import Xelion
 public struct RelayDaemon: Sendable {
     public let sources: [XelionTenantSource]
     public let pipeline: EventPipeline
+    public let deliverers: [WebhookDeliverer]
     let clients: [HTTPClient]
     let logger: Logger
     private let group: ServiceGroup
@@ -32,8 +33,33 @@ public struct RelayDaemon: Sendable {
     ) throws {
         let gate = ConnectGate(limit: connectLimit)
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
-        let journal = try Journal(directory: configuration.dataDirectory, options: configuration.journal)
-        var sinks = extraSinks
+        var routes: [String: [DeliveryRoute]] = [:]
+        for tenant in configuration.tenants {
+            routes[tenant.name] = tenant.webhooks.map { DeliveryRoute(tenant: tenant.name, url: $0.url, types: $0.types) }
+        }
+        let journal = try Journal(directory: configuration.dataDirectory, options: configuration.journal, routes: routes)
+        var webhookClients: [String: HTTPClient] = [:]
+        var deliverers: [WebhookDeliverer] = []
+        for tenant in configuration.tenants {
+            for endpoint in tenant.webhooks {
+                let key = endpoint.caFile ?? ""
+                let client: HTTPClient
+                if let existing = webhookClients[key] {
+                    client = existing
+                } else {
+                    var tls = TLSConfiguration.makeClientConfiguration()
+                    if let caFile = endpoint.caFile { tls.additionalTrustRoots = [.file(caFile)] }
+                    var settings = HTTPClient.Configuration(tlsConfiguration: tls)
+                    settings.timeout = .init(connect: .seconds(10))
+                    client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+                    webhookClients[key] = client
+                }
+                deliverers.append(
+                    try WebhookDeliverer(tenant: tenant.name, endpoint: endpoint, journal: journal, http: client, logger: logger))
+            }
+        }
+        self.deliverers = deliverers
+        var sinks = extraSinks + deliverers.map { $0 as any EventSink }
         if logStream {
             let settings = configuration.logStream
             sinks.insert(
@@ -84,11 +110,13 @@ public struct RelayDaemon: Sendable {
             )
         }
         self.sources = sources
-        self.clients = Array(clientsByCA.values)
+        self.clients = Array(clientsByCA.values) + Array(webhookClients.values)
         self.logger = logger
         // The pipeline first: a service group stops its services in reverse order, so the journal
         // commits the last events after every socket has closed.
-        let services: [any Service] = [PipelineService(pipeline: pipeline)] + sources.map(TenantService.init)
+        // Deliverers next: they stop after the sources and before the journal's last commit.
+        let services: [any Service] =
+            [PipelineService(pipeline: pipeline)] + deliverers.map(DelivererService.init) + sources.map(TenantService.init)
         group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -130,6 +158,17 @@ struct PipelineService: Service {
             await pipeline.run()
         } onGracefulShutdown: {
             pipeline.finish()
+        }
+    }
+}
+
+/// A webhook deliverer as a service: cancelled on graceful shutdown.
+struct DelivererService: Service {
+    let deliverer: WebhookDeliverer
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await deliverer.run()
         }
     }
 }

@@ -16,15 +16,22 @@ public final class Journal: Sendable {
     public let options: JournalOptions
     private let pool: DatabasePool
     private let deduplication: Deduplication
+    /// Webhook endpoints by tenant.
+    private let routes: [String: [DeliveryRoute]]
 
     /// Opens the journal of `directory`, creating it for a writer.
     ///
     /// - Parameter create: false for readers such as `tail`: a missing journal is an error, not a new
     ///   empty one.
-    public init(directory: URL, options: JournalOptions = .init(), create: Bool = true) throws(JournalError) {
+    ///   - routes: the webhook endpoints of each tenant; each committed event gets a pending delivery
+    ///     per endpoint that wants it, in the same transaction.
+    public init(
+        directory: URL, options: JournalOptions = .init(), create: Bool = true, routes: [String: [DeliveryRoute]] = [:]
+    ) throws(JournalError) {
         let path = directory.appendingPathComponent(Self.fileName).path
         self.path = path
         self.options = options
+        self.routes = routes
         self.deduplication = Deduplication(window: options.dedupeWindow.seconds, maxEntries: options.dedupeMaxEntries)
         if !create, !FileManager.default.fileExists(atPath: path) { throw .missing(path: path) }
         do {
@@ -76,11 +83,13 @@ public final class Journal: Sendable {
         afterCommit: @escaping @Sendable ([JournalEntry]) -> Void = { _ in }
     ) async throws(JournalError) -> CommitOutcome {
         let deduplication = self.deduplication
+        let routes = self.routes
         do {
             return try await pool.writeWithoutTransaction { db in
                 var outcome = CommitOutcome()
                 try db.inTransaction(.immediate) {
-                    outcome = try Self.store(events, now: now.timeIntervalSince1970, deduplication: deduplication, db: db)
+                    outcome = try Self.store(
+                        events, now: now.timeIntervalSince1970, deduplication: deduplication, routes: routes, db: db)
                     return .commit
                 }
                 afterCommit(outcome.committed)
@@ -94,7 +103,7 @@ public final class Journal: Sendable {
     }
 
     private static func store(
-        _ events: [CallEvent], now: Double, deduplication: Deduplication, db: Database
+        _ events: [CallEvent], now: Double, deduplication: Deduplication, routes: [String: [DeliveryRoute]], db: Database
     ) throws -> CommitOutcome {
         var outcome = CommitOutcome()
         let insert = try db.cachedStatement(
@@ -112,7 +121,11 @@ public final class Journal: Sendable {
                 event.id, event.data.tenant, event.type.rawValue, event.data.callId,
                 event.data.receivedAt.timeIntervalSince1970, event.data.caller?.flowId, event.data.callee?.flowId, json,
             ])
-            outcome.committed.append(JournalEntry(sequence: db.lastInsertedRowID, json: json, event: event))
+            let entry = JournalEntry(sequence: db.lastInsertedRowID, json: json, event: event)
+            if let endpoints = routes[event.data.tenant] {
+                try addDeliveries(for: entry, routes: endpoints, now: now, db: db)
+            }
+            outcome.committed.append(entry)
             return true
         }
         for event in events {
@@ -132,13 +145,19 @@ public final class Journal: Sendable {
             try await pool.write { db in
                 try deduplication.prune(now: now.timeIntervalSince1970, db: db)
                 // Old events are at the start of `seq`: find the first one to keep without an index.
-                if let keep = try Int64.fetchOne(
-                    db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
-                {
-                    try db.execute(sql: "DELETE FROM events WHERE seq < ?", arguments: [keep])
-                } else {
-                    try db.execute(sql: "DELETE FROM events WHERE received_at < ?", arguments: [cutoff])
-                }
+                // An event still owed to a CRM (pending or dead) is kept whatever its age.
+                let keep =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
+                    ?? Int64.max
+                try db.execute(
+                    sql: """
+                        DELETE FROM events WHERE seq < ? AND received_at < ?
+                          AND seq NOT IN (SELECT seq FROM deliveries WHERE state <> 'delivered')
+                        """,
+                    arguments: [keep, cutoff])
+                try db.execute(
+                    sql: "DELETE FROM deliveries WHERE state = 'delivered' AND seq NOT IN (SELECT seq FROM events)")
             }
         } catch let error as DatabaseError {
             throw .writeFailed(path: path, reason: error.message ?? "\(error)")
@@ -199,7 +218,17 @@ public final class Journal: Sendable {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(JournalError) -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as DatabaseError {
+            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(JournalError) -> T {
         do {
             return try pool.read(body)
         } catch let error as DatabaseError {

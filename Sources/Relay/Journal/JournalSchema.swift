@@ -33,6 +33,26 @@ enum JournalSchema {
                     CREATE INDEX seen_age ON seen(seen_at);
                     """)
         }
+        migrator.registerMigration("v2: webhook deliveries") { db in
+            // One row per event and endpoint, written in the event's own commit: an event can never be
+            // journaled without the deliveries it owes. `call_key` keeps each call's events in order.
+            try db.execute(
+                sql: """
+                    CREATE TABLE deliveries (
+                        endpoint TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        call_key TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending',
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_at REAL NOT NULL,
+                        last_error TEXT,
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (endpoint, seq)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX deliveries_pending ON deliveries(endpoint, state, seq);
+                    CREATE INDEX deliveries_call ON deliveries(endpoint, call_key, seq) WHERE state = 'pending';
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+
+/// Delivers one CRM endpoint's events from the journal: signed Standard Webhooks POSTs, retried on
+/// the schedule until a 2xx, each success committed to the journal.
+///
+/// Events of one call go in order (the journal hands out a call's next event only when the earlier
+/// ones are done); different calls go concurrently up to `concurrency`. One endpoint's failures,
+/// slowness or poisoned events never hold another endpoint back: each has its own deliverer.
+public final class WebhookDeliverer: EventSink {
+    public let endpoint: RelayConfiguration.WebhookEndpoint
+    /// The endpoint's name in the journal.
+    public let key: String
+    private let journal: Journal
+    private let http: HTTPClient
+    private let signer: WebhookSigner
+    private let logger: Logger
+    private let concurrency: Int
+    private let wakeup = Wakeup()
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var inFlight: Set<Int64> = []
+        /// 429 and 502/503/504 pause the whole endpoint, not just the one event.
+        var pausedUntil: Date?
+        var disabled = false
+    }
+
+    public init(
+        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger,
+        concurrency: Int = 8
+    ) throws {
+        self.endpoint = endpoint
+        self.key = DeliveryRoute(tenant: tenant, url: endpoint.url, types: []).endpoint
+        self.journal = journal
+        self.http = http
+        self.signer = try WebhookSigner(secrets: endpoint.secrets)
+        var logger = logger
+        logger[metadataKey: "tenant"] = "\(tenant)"
+        logger[metadataKey: "endpoint"] = "\(Self.display(endpoint.url))"
+        self.logger = logger
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// New events were committed: look for work at once instead of at the next poll.
+    public func write(_ entries: [JournalEntry]) {
+        if !entries.isEmpty { wakeup.signal() }
+    }
+
+    /// Delivers until cancelled (on shutdown an attempt in flight is abandoned; it is sent again under
+    /// the same `webhook-id` after the restart).
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let (busy, pausedUntil, disabled) = state.withLockedValue { ($0.inFlight, $0.pausedUntil, $0.disabled) }
+                if disabled { return }
+                var wait = Duration.seconds(1)
+                if let pausedUntil, pausedUntil > Date() {
+                    wait = .milliseconds(Int(pausedUntil.timeIntervalSinceNow * 1000) + 1)
+                } else if busy.count < concurrency {
+                    do {
+                        let due = try journal.dueDeliveries(endpoint: key, limit: concurrency - busy.count, busy: busy)
+                        for delivery in due {
+                            state.withLockedValue { _ = $0.inFlight.insert(delivery.sequence) }
+                            group.addTask {
+                                await self.attempt(delivery)
+                                self.state.withLockedValue { _ = $0.inFlight.remove(delivery.sequence) }
+                                self.wakeup.signal()
+                            }
+                        }
+                        if !due.isEmpty { continue }
+                        if let next = try journal.nextDue(endpoint: key) {
+                            wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
+                        }
+                    } catch {
+                        logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
+                    }
+                }
+                await wakeup.wait(timeout: wait)
+            }
+        }
+    }
+
+    private func attempt(_ delivery: PendingDelivery) async {
+        let attempts = delivery.attempts + 1
+        var request = HTTPClientRequest(url: endpoint.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "callrelay")
+        for header in endpoint.headers { request.headers.add(name: header.name, value: header.value) }
+        for header in signer.headers(id: delivery.eventId, timestamp: Date(), body: delivery.json) {
+            request.headers.add(name: header.name, value: header.value)
+        }
+        request.body = .bytes(ByteBuffer(string: delivery.json))
+        let failure: String
+        var retryAfter: Duration?
+        var pauseEndpoint = false
+        do {
+            let response = try await http.execute(
+                request, timeout: .nanoseconds(Int64(endpoint.timeout.components.seconds) * 1_000_000_000))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) {
+                do {
+                    try await journal.markDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts)
+                } catch {
+                    logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
+                }
+                return
+            }
+            if status == 410 {
+                state.withLockedValue { $0.disabled = true }
+                logger.error(
+                    "the endpoint answered 410 Gone: deliveries to it are stopped until the configuration changes; its events stay in the journal",
+                    metadata: ["id": "\(delivery.eventId)"])
+                try? await journal.markFailed(
+                    endpoint: key, sequence: delivery.sequence, attempts: attempts, error: "410 Gone: endpoint disabled",
+                    retryAt: Date())
+                return
+            }
+            failure = "HTTP \(status) \(response.status.reasonPhrase)"
+            retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
+            pauseEndpoint = [429, 502, 503, 504].contains(status)
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            failure = "no answer within \(endpoint.timeout)"
+        } catch {
+            failure = "\(error)"
+        }
+        let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
+        let retryAt = delay.map {
+            Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+        }
+        if pauseEndpoint, let retryAt {
+            state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? retryAt, retryAt) }
+        }
+        if retryAt == nil {
+            logger.warning(
+                "delivery failed for the last time; the event is a dead letter (`callrelay deliveries retry` sends it again)",
+                metadata: ["id": "\(delivery.eventId)", "attempts": "\(attempts)", "error": "\(failure)"])
+        } else {
+            logger.info(
+                "delivery failed; retrying",
+                metadata: ["id": "\(delivery.eventId)", "attempts": "\(attempts)", "error": "\(failure)"])
+        }
+        do {
+            try await journal.markFailed(
+                endpoint: key, sequence: delivery.sequence, attempts: attempts, error: failure, retryAt: retryAt)
+        } catch {
+            logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `Retry-After` in seconds or as an HTTP date.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+    }
+
+    /// The URL without credentials or query, for logs.
+    static func display(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "?" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        return components.string ?? "?"
+    }
+}

@@ -1,0 +1,198 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import Testing
+
+/// `../shared/peer/crm_sink.py`: verifies Standard Webhooks signatures and CloudEvents bodies, fails on demand.
+final class CRMSink: @unchecked Sendable {
+    let process: PeerProcess
+    let url: String
+    let port: Int
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+
+    static let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 37 + 11) % 256) }).base64EncodedString()
+
+    static func start(_ arguments: [String] = []) async throws -> CRMSink {
+        try await offThread { try CRMSink(arguments) }
+    }
+
+    private init(_ arguments: [String]) throws {
+        port = unusedPort()
+        process = try PeerProcess(
+            TestEnvironment.python,
+            [
+                TestEnvironment.sharedPeers.appendingPathComponent("crm_sink.py").path, "--port", "\(port)", "--secret",
+                Self.secret,
+            ]
+                + arguments)
+        url = process.ready["url"] as? String ?? ""
+    }
+
+    deinit {
+        process.stop()
+        try? http.syncShutdown()
+    }
+
+    /// What the sink accepted: webhook ids, bodies, and its counters.
+    func deliveries() async throws -> (accepted: [[String: Any]], attempts: Int, badSignatures: Int, notCloudEvents: Int) {
+        let response = try await http.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/_deliveries"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] ?? [:]
+        return (
+            object["accepted"] as? [[String: Any]] ?? [], object["attempts"] as? Int ?? 0, object["bad_signatures"] as? Int ?? -1,
+            object["not_cloudevents"] as? Int ?? -1
+        )
+    }
+
+    func control(_ action: String) async throws {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_control/\(action)")
+        request.method = .POST
+        _ = try await http.execute(request, timeout: .seconds(10))
+    }
+}
+
+/// `callrelay run` delivering to the CRM receiver.
+@Suite("Webhook delivery end to end", .timeLimit(.minutes(3)))
+struct WebhookEndToEndTests {
+    let directory = TestEnvironment.temporaryDirectory()
+    var data: URL { directory.appendingPathComponent("data") }
+
+    func configuration(_ peer: XelionPeer, _ sink: CRMSink, extra: String = "") throws -> URL {
+        let file = directory.appendingPathComponent("callrelay.yaml")
+        try """
+        data_dir: ./data
+        log_stream:
+          path: ./events.jsonl
+        tenants:
+          - name: acme
+            xelion:
+              url: \(peer.restBase)acme/
+              username: admin
+              password_env: ACME_XELION_PASSWORD
+              ca_file: \(peer.caFile ?? "")
+            webhooks:
+              - url: \(sink.url)
+                secret_env: ACME_WEBHOOK_SECRET
+                headers_env: {Authorization: ACME_CRM_TOKEN}
+        \(extra)
+        """.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    func startRelay(_ config: URL, _ name: String) async throws -> PeerProcess {
+        try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["run", "--config", config.path], readyLine: false,
+            environment: [
+                "ACME_XELION_PASSWORD": "secret", "ACME_WEBHOOK_SECRET": CRMSink.secret, "ACME_CRM_TOKEN": "Bearer t0ken",
+            ],
+            standardError: directory.appendingPathComponent("\(name).log"))
+    }
+
+    func journaledIds() async throws -> [String] {
+        let process = try await PeerProcess.launch(
+            TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json"], readyLine: false)
+        let output = await process.rest()
+        _ = await process.exitStatus()
+        return output.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+        }
+    }
+
+    @Test(
+        "the CRM receives exactly the journaled events, signed, as CloudEvents, in order per call, through 500s and a 503 outage")
+    func deliversEverything() async throws {
+        let peer = try await XelionPeer.start(["--transfer-ratio", "0.4"])
+        let sink = try await CRMSink.start(["--fail-every", "7", "--down-status", "503", "--retry-after", "1"])
+        // The default schedule waits 5 minutes after the third failure; a test cannot.
+        let config = try configuration(peer, sink)
+        let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(
+            of: "headers_env: {Authorization: ACME_CRM_TOKEN}",
+            with: "headers_env: {Authorization: ACME_CRM_TOKEN}\n        retry_schedule: [0s, 1s, 1s, 1s, 1s, 1s, 1s, 1s]")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let relay = try await startRelay(config, "run")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("calls?n=20&rate=0")
+        try await eventually("the peer played every call") {
+            let count = try peer.manifest().count
+            try await Task.sleep(for: .milliseconds(300))
+            let again = try peer.manifest().count
+            return count > 0 && count == again
+        }
+        // An outage of the CRM in the middle: 503 with Retry-After, then back.
+        try await sink.control("down?seconds=2")
+        try await peer.control("calls?n=10&rate=0")
+        var journaled: [String] = []
+        try await eventually("every journaled event delivered", within: 60) {
+            journaled = try await journaledIds()
+            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
+            return !journaled.isEmpty && Set(accepted) == Set(journaled)
+        }
+        let result = try await sink.deliveries()
+        let ids = result.accepted.compactMap { $0["webhook-id"] as? String }
+        #expect(ids.count == journaled.count, "each event accepted once")
+        #expect(result.badSignatures == 0)
+        #expect(result.notCloudEvents == 0)
+        #expect(result.attempts > ids.count, "failures were retried")
+        for entry in result.accepted {
+            #expect(
+                (entry["body"] as? [String: Any])?["id"] as? String == entry["webhook-id"] as? String,
+                "webhook-id is the event id")
+        }
+        // In order per call: the receiver got each call's events in the journal's order.
+        let order = Dictionary(uniqueKeysWithValues: journaled.enumerated().map { ($1, $0) })
+        var last: [String: Int] = [:]
+        for entry in result.accepted {
+            guard let body = entry["body"] as? [String: Any], let call = body["subject"] as? String,
+                let id = body["id"] as? String,
+                let position = order[id]
+            else { continue }
+            #expect(position > last[call, default: -1], "call \(call) out of order")
+            last[call] = position
+        }
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+        let log = try String(contentsOf: directory.appendingPathComponent("run.log"), encoding: .utf8)
+        #expect(!log.contains(CRMSink.secret) && !log.contains("t0ken"), "no secret in the logs")
+    }
+
+    @Test("a schedule that runs out makes dead letters; deliveries lists them; deliveries retry delivers them")
+    func deadLetters() async throws {
+        let peer = try await XelionPeer.start(["--transfer-ratio", "0", "--missed-ratio", "0"])
+        let sink = try await CRMSink.start(["--down-seconds", "600", "--down-status", "500"])
+        let config = try configuration(peer, sink)
+        var text = try String(contentsOf: config, encoding: .utf8)
+        text = text.replacingOccurrences(
+            of: "headers_env: {Authorization: ACME_CRM_TOKEN}",
+            with: "headers_env: {Authorization: ACME_CRM_TOKEN}\n        retry_schedule: [0s, 0s]")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let relay = try await startRelay(config, "run")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("calls?n=2&rate=0")
+
+        func deliveries(_ arguments: [String]) async throws -> String {
+            let process = try await PeerProcess.launch(
+                TestEnvironment.callrelay, ["deliveries"] + arguments + ["--config", config.path], readyLine: false,
+                environment: ["ACME_XELION_PASSWORD": "secret", "ACME_WEBHOOK_SECRET": CRMSink.secret, "ACME_CRM_TOKEN": "x"])
+            let output = await process.rest()
+            #expect(await process.exitStatus() == 0)
+            return output
+        }
+        try await eventually("six dead letters", within: 30) {
+            try await deliveries(["list", "--dead", "--json"]).split(separator: "\n").count == 6
+        }
+        let summary = try await deliveries(["list"])
+        #expect(summary.contains("6 dead") && summary.contains("HTTP 500"), "\(summary)")
+        #expect(try await sink.deliveries().accepted.isEmpty)
+
+        try await sink.control("up")
+        _ = try await deliveries(["retry"])
+        try await eventually("the dead letters delivered after retry", within: 30) {
+            try await sink.deliveries().accepted.count == 6
+        }
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+    }
+}
