@@ -150,7 +150,14 @@ struct TenantSourceTests {
         // the request's deadline, then our backoff applies); it must come back when the PBX does.
         try await eventually("the drop noticed") { running.source.status.drops == 1 }
         #expect(running.source.status.state != .subscribed)
-        let back = try await XelionPeer.start(["--plain"], ports: ports, directory: directory)
+        // The same ports again; one may have been taken meanwhile as the local port of another test's
+        // outgoing connection (they come from the ephemeral range), so the start is retried until it binds.
+        var restarted: XelionPeer?
+        for _ in 0..<50 where restarted == nil {
+            restarted = try? await XelionPeer.start(["--plain"], ports: ports, directory: directory)
+            if restarted == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let back = try #require(restarted, "the PBX could not be restarted on its ports")
         try await eventually("resubscribed to the restarted PBX") { try await back.subscribedTenants() == ["acme"] }
         try await playCalls(2, on: back, into: running)
         try await eventually("the gap recorded") { running.source.status.gaps == 1 }

@@ -195,4 +195,63 @@ struct WebhookEndToEndTests {
         kill(relay.process.processIdentifier, SIGTERM)
         #expect(await relay.exitStatus() == 0)
     }
+
+    @Test("410 stops only its own endpoint, after one attempt; the other endpoint gets everything")
+    func goneAndIsolation() async throws {
+        let peer = try await XelionPeer.start()
+        let gone = try await CRMSink.start(["--down-seconds", "600", "--down-status", "410"])
+        let healthy = try await CRMSink.start()
+        let config = try configuration(peer, healthy)
+        let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(
+            of: "    webhooks:\n",
+            with: "    webhooks:\n      - url: \(gone.url)\n        secret_env: ACME_WEBHOOK_SECRET\n")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let relay = try await startRelay(config, "run")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("calls?n=5&rate=0")
+        try await eventually("the first delivery reached the gone endpoint") { try await gone.deliveries().attempts >= 1 }
+        try await peer.control("calls?n=5&rate=0")
+        var journaled: [String] = []
+        try await eventually("the healthy endpoint has every event") {
+            journaled = try await journaledIds()
+            let accepted = try await healthy.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
+            return !journaled.isEmpty && Set(accepted) == Set(journaled)
+        }
+        #expect(try await gone.deliveries().attempts == 1, "a 410 endpoint is not tried again")
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+        let log = try String(contentsOf: directory.appendingPathComponent("run.log"), encoding: .utf8)
+        #expect(log.contains("410 Gone: deliveries to it are stopped"))
+    }
+
+    @Test("SIGKILL while a backlog drains, three times: every journaled event reaches the CRM, never under two ids")
+    func killedWhileDraining() async throws {
+        let peer = try await XelionPeer.start()
+        let sink = try await CRMSink.start(["--delay-ms", "30"])
+        let config = try configuration(peer, sink)
+        var relay = try await startRelay(config, "run-0")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        for round in 1...3 {
+            let before = try await sink.deliveries().accepted.count
+            try await peer.control("calls?n=40&rate=0")
+            try await eventually("deliveries under way") { try await sink.deliveries().accepted.count > before }
+            kill(relay.process.processIdentifier, SIGKILL)
+            _ = await relay.exitStatus()
+            relay = try await startRelay(config, "run-\(round)")
+            try await eventually("subscribed again") { try await peer.subscribedTenants() == ["acme"] }
+        }
+        var journaled: [String] = []
+        try await eventually("every journaled event delivered", within: 90) {
+            journaled = try await journaledIds()
+            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
+            return !journaled.isEmpty && Set(accepted) == Set(journaled)
+        }
+        let accepted = try await sink.deliveries().accepted
+        for entry in accepted {
+            #expect((entry["body"] as? [String: Any])?["id"] as? String == entry["webhook-id"] as? String)
+        }
+        #expect(Set(accepted.compactMap { $0["webhook-id"] as? String }).count == journaled.count)
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+    }
 }

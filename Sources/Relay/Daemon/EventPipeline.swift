@@ -68,15 +68,25 @@ public final class EventPipeline: Sendable {
             while true {
                 do {
                     let started = ContinuousClock.now
-                    let outcome = try await journal.commit(batch) { entries in
-                        for sink in sinks { sink.write(entries) }
-                    }
+                    let journal = self.journal
+                    // A task of its own, so that a cancelled pipeline (the daemon stopping because a
+                    // service failed) still commits what it already holds.
+                    let outcome = try await Task {
+                        try await journal.commit(batch) { entries in
+                            for sink in sinks { sink.write(entries) }
+                        }
+                    }.value
                     record(outcome, took: ContinuousClock.now - started)
                     break
                 } catch {
                     logger.error(
                         "journal commit failed; retrying the same events",
                         metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                    if Task.isCancelled {
+                        logger.critical(
+                            "stopping with events not journaled", metadata: ["events": "\(batch.count + queue.count)"])
+                        return
+                    }
                     try? await Task.sleep(for: retry)
                     retry = min(retry * 2, .seconds(30))
                 }

@@ -57,9 +57,12 @@ public final class WebhookDeliverer: EventSink {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let (busy, pausedUntil, disabled) = state.withLockedValue { ($0.inFlight, $0.pausedUntil, $0.disabled) }
-                if disabled { return }
                 var wait = Duration.seconds(1)
-                if let pausedUntil, pausedUntil > Date() {
+                if disabled {
+                    // Stopped by a 410 until the next start; it keeps running (idle) so that the daemon,
+                    // which stops when any of its services ends, goes on for every other endpoint.
+                    wait = .seconds(3600)
+                } else if let pausedUntil, pausedUntil > Date() {
                     wait = .milliseconds(Int(pausedUntil.timeIntervalSinceNow * 1000) + 1)
                 } else if busy.count < concurrency {
                     do {
