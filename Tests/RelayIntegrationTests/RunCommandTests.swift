@@ -127,13 +127,17 @@ struct RunCommandTests {
         #expect(await process.rest().contains("OK, 1 tenant (acme)"))
     }
 
-    @Test("demo runs on a fresh machine: simulator, relay over wss://, normalized events, one hangup per transfer, exit 0")
+    @Test(
+        "demo runs on a fresh machine: simulator, relay over wss://, normalized events, one hangup per transfer, signed webhooks, exit 0"
+    )
     func demo() async throws {
         let demo = try await PeerProcess.launch(
             TestEnvironment.callrelay, ["demo", "--calls", "4", "--rate", "50"], readyLine: false)
         #expect(await demo.exitStatus() == 0)
         let output = await demo.rest()
         let events = output.split(separator: "\n").filter { $0.contains("  acme  ") }
+        #expect(output.contains("The CRM received \(events.count) webhooks, every signature valid."), "\(output)")
+        #expect(output.split(separator: "\n").count { $0.contains("CRM ← ") && $0.contains("signature valid") } == events.count)
         let summary = output.split(separator: "\n").last { $0.hasPrefix("4 calls, ") }
         #expect(summary?.contains(": \(events.count) events shown, 1 duplicate dropped, 1 transfer found.") == true, "\(output)")
         #expect(events.count >= 12, "at least three events per call")

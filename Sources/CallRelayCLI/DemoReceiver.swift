@@ -1,0 +1,94 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Relay
+
+/// The demo's stand-in CRM: a local HTTP endpoint that checks each webhook's Standard Webhooks
+/// signature, answers 204, and reports what it got.
+final class DemoReceiver: Sendable {
+    let url: String
+    private let channel: any Channel
+    private let received = NIOLockedValueBox((count: 0, badSignatures: 0))
+
+    var counts: (count: Int, badSignatures: Int) { received.withLockedValue { $0 } }
+
+    static func start(
+        secret: String, onDelivery: @escaping @Sendable (_ id: String, _ body: String, _ signed: Bool) -> Void
+    )
+        async throws -> DemoReceiver
+    {
+        let signer = try WebhookSigner(secrets: [secret])
+        let box = NIOLockedValueBox<DemoReceiver?>(nil)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        Handler(signer: signer) { id, body, signed in
+                            box.withLockedValue { receiver in
+                                receiver?.received.withLockedValue {
+                                    $0.count += 1
+                                    if !signed { $0.badSignatures += 1 }
+                                }
+                            }
+                            onDelivery(id, body, signed)
+                        })
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        let receiver = DemoReceiver(url: "http://127.0.0.1:\(port)/hooks/calls", channel: channel)
+        box.withLockedValue { $0 = receiver }
+        return receiver
+    }
+
+    private init(url: String, channel: any Channel) {
+        self.url = url
+        self.channel = channel
+    }
+
+    func stop() async { try? await channel.close() }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let signer: WebhookSigner
+        let onDelivery: @Sendable (String, String, Bool) -> Void
+        var head: HTTPRequestHead?
+        var body = ByteBuffer()
+
+        init(signer: WebhookSigner, onDelivery: @escaping @Sendable (String, String, Bool) -> Void) {
+            self.signer = signer
+            self.onDelivery = onDelivery
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body.clear()
+            case .body(var chunk):
+                body.writeBuffer(&chunk)
+            case .end:
+                let text = String(buffer: body)
+                let headers = head?.headers ?? [:]
+                let id = headers.first(name: "webhook-id") ?? ""
+                let timestamp = headers.first(name: "webhook-timestamp").flatMap(TimeInterval.init) ?? 0
+                let expected = signer.headers(id: id, timestamp: Date(timeIntervalSince1970: timestamp), body: text)
+                    .first { $0.name == "webhook-signature" }?.value
+                let signed = expected != nil && expected == headers.first(name: "webhook-signature")
+                onDelivery(id, text, signed)
+                var responseHeaders = HTTPHeaders()
+                responseHeaders.add(name: "Content-Length", value: "0")
+                let status: HTTPResponseStatus = signed ? .noContent : .unauthorized
+                context.write(
+                    wrapOutboundOut(.head(.init(version: .http1_1, status: status, headers: responseHeaders))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
