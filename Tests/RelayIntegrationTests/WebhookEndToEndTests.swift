@@ -196,7 +196,7 @@ struct WebhookEndToEndTests {
         #expect(await relay.exitStatus() == 0)
     }
 
-    @Test("410 stops only its own endpoint, after one attempt; the other endpoint gets everything")
+    @Test("410 stops only its own endpoint after the attempts in flight; the other endpoint gets everything")
     func goneAndIsolation() async throws {
         let peer = try await XelionPeer.start()
         let gone = try await CRMSink.start(["--down-seconds", "600", "--down-status", "410"])
@@ -217,7 +217,10 @@ struct WebhookEndToEndTests {
             let accepted = try await healthy.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
             return !journaled.isEmpty && Set(accepted) == Set(journaled)
         }
-        #expect(try await gone.deliveries().attempts == 1, "a 410 endpoint is not tried again")
+        // Only the attempts already in flight when the first 410 came (at most the endpoint's
+        // concurrency, 8); none of the later calls' events.
+        let attempts = try await gone.deliveries().attempts
+        #expect(attempts >= 1 && attempts <= 8, "a 410 endpoint is not tried again: \(attempts) attempts")
         kill(relay.process.processIdentifier, SIGTERM)
         #expect(await relay.exitStatus() == 0)
         let log = try String(contentsOf: directory.appendingPathComponent("run.log"), encoding: .utf8)

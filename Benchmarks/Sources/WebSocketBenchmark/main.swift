@@ -7,6 +7,7 @@ import Relay
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
+//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20]
 //   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
@@ -76,6 +77,9 @@ do {
             rate: option("--rate").flatMap(Double.init) ?? 0,
             durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
             stages: flag("--stages"))
+    case "delivery":
+        try await DeliveryBenchmark.run(
+            rate: option("--rate").flatMap(Double.init) ?? 1000, seconds: option("--seconds").flatMap(Double.init) ?? 20)
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CallEvents
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -15,6 +16,8 @@ public final class WebhookDeliverer: EventSink {
     public let endpoint: RelayConfiguration.WebhookEndpoint
     /// The endpoint's name in the journal.
     public let key: String
+    private let tenant: String
+    private let route: DeliveryRoute
     private let journal: Journal
     private let http: HTTPClient
     private let signer: WebhookSigner
@@ -35,7 +38,10 @@ public final class WebhookDeliverer: EventSink {
         concurrency: Int = 8
     ) throws {
         self.endpoint = endpoint
-        self.key = DeliveryRoute(tenant: tenant, url: endpoint.url, types: []).endpoint
+        let route = DeliveryRoute(tenant: tenant, url: endpoint.url, types: endpoint.types)
+        self.tenant = tenant
+        self.route = route
+        self.key = route.endpoint
         self.journal = journal
         self.http = http
         self.signer = try WebhookSigner(secrets: endpoint.secrets)
@@ -46,9 +52,10 @@ public final class WebhookDeliverer: EventSink {
         self.concurrency = max(1, concurrency)
     }
 
-    /// New events were committed: look for work at once instead of at the next poll.
+    /// New events were committed: if any is for this endpoint, look for work at once instead of at
+    /// the next poll (with many tenants, a commit wakes only the endpoints it concerns).
     public func write(_ entries: [JournalEntry]) {
-        if !entries.isEmpty { wakeup.signal() }
+        if entries.contains(where: { $0.event.data.tenant == tenant && route.wants($0.event) }) { wakeup.signal() }
     }
 
     /// Delivers until cancelled (on shutdown an attempt in flight is abandoned; it is sent again under

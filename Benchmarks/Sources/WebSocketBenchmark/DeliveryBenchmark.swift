@@ -1,0 +1,157 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Relay
+import Xelion
+
+/// Issue 6's numbers: end-to-end latency from the PBX sending an event (`xelion_peer.py`'s manifest
+/// `sent_at`) to the CRM receiving it (`crm_sink.py`'s `received_at`), through the whole relay with
+/// durability on, at a given rate:
+///
+///   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20]
+///
+/// Needs `../shared/peer` beside the checkout and the test peers' `.venv` (`./scripts/test` makes it).
+enum DeliveryBenchmark {
+    static func run(rate: Double, seconds: Double) async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let python = root.appendingPathComponent(".venv/bin/python").path
+        let peers = root.deletingLastPathComponent().appendingPathComponent("shared/peer")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let manifest = directory.appendingPathComponent("manifest.jsonl")
+        let record = directory.appendingPathComponent("received.jsonl")
+        let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
+        let (restPort, wsPort, sinkPort) = (freePort(), freePort(), freePort())
+
+        let pbx = try launch(
+            python,
+            [
+                peers.appendingPathComponent("xelion_peer.py").path, "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)",
+                "--ca-out", directory.appendingPathComponent("ca.pem").path, "--manifest", manifest.path,
+            ])
+        defer { pbx.terminate() }
+        let sink = try launch(
+            python,
+            [
+                peers.appendingPathComponent("crm_sink.py").path, "--port", "\(sinkPort)", "--secret", secret, "--record",
+                record.path,
+            ])
+        defer { sink.terminate() }
+        let pbxReady = try readyLine(pbx)
+        _ = try readyLine(sink)
+        guard let rest = pbxReady["rest"] as? String, let ca = pbxReady["ca"] as? String else {
+            throw BenchmarkError("the PBX peer did not start: \(pbxReady)")
+        }
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let credentials = XelionCredentials(
+            baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
+        let configuration = RelayConfiguration(
+            dataDirectory: directory.appendingPathComponent("data"),
+            tenants: [
+                .init(
+                    name: "acme", xelion: .init(credentials: credentials, caFile: ca),
+                    webhooks: [.init(url: "http://127.0.0.1:\(sinkPort)/hooks/calls", secrets: [secret])])
+            ],
+            logStream: .init(path: "/dev/null")
+        )
+        let daemon = try RelayDaemon(configuration: configuration, logger: logger)
+        let running = Task { try await daemon.run() }
+        while daemon.sources.contains(where: { $0.status.state != .subscribed }) { try await Task.sleep(for: .milliseconds(20)) }
+
+        // About 4.4 PBX events per generated call with the peer's default mix.
+        let calls = Int(rate * seconds / 4.4)
+        let callRate = rate / 4.4
+        try await post("http://127.0.0.1:\(restPort)/_control/calls?n=\(calls)&rate=\(callRate)")
+        let started = Date()
+        var sent: [String: Double] = [:]
+        var received: [(key: String, at: Double)] = []
+        var expected = Int.max
+        while received.count < expected {
+            try await Task.sleep(for: .milliseconds(500))
+            let manifestLines = lines(manifest)
+            let unique = manifestLines.filter { ($0["duplicate"] as? Bool) != true }
+            if Date().timeIntervalSince(started) > seconds + 1, manifestLines.count == lines(manifest).count {
+                expected = unique.count  // transfers come on top; they are left out of the latency
+            }
+            received = lines(record).compactMap { entry in
+                guard let body = entry["body"] as? [String: Any], body["type"] as? String != "call.transferred",
+                    let data = body["data"] as? [String: Any], let at = entry["received_at"] as? Double
+                else { return nil }
+                let caller = data["caller"] as? [String: Any], callee = data["callee"] as? [String: Any]
+                return (key(data["provider_event"], data["call_id"], caller?["flow_id"], callee?["flow_id"]), at)
+            }
+            for entry in unique {
+                sent[key(entry["notificationType"], entry["callId"], entry["callerFlowId"], entry["calleeFlowId"])] =
+                    entry["sent_at"] as? Double
+            }
+            if Date().timeIntervalSince(started) > seconds + 120 { throw BenchmarkError("not every event arrived") }
+        }
+        await daemon.shutdown()
+        _ = try? await running.value
+        let latencies = received.compactMap { item in sent[item.key].map { (item.at - $0) * 1000 } }.sorted()
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+        let line = String(
+            format: "%d events at %.0f/s: end-to-end latency p50 %.1f ms, p99 %.1f ms, max %.1f ms", latencies.count, rate,
+            percentile(0.5), percentile(0.99), latencies.last ?? 0)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+        emitLine(
+            #"{"events":\#(latencies.count),"rate":\#(rate),"p50Milliseconds":\#(percentile(0.5)),"p99Milliseconds":\#(percentile(0.99))}"#
+        )
+    }
+
+    static func key(_ parts: Any?...) -> String { parts.map { ($0 as? String) ?? "-" }.joined(separator: "|") }
+
+    static func lines(_ url: URL) -> [[String: Any]] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    static func launch(_ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = Pipe()
+        try process.run()
+        return process
+    }
+
+    static func readyLine(_ process: Process) throws -> [String: Any] {
+        guard let pipe = process.standardOutput as? Pipe else { return [:] }
+        var data = Data()
+        while true {
+            let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0A]) { break }
+            data.append(byte)
+        }
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    static func post(_ url: String) async throws {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        _ = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    }
+
+    static func freePort() -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
