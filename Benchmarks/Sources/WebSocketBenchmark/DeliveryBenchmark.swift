@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOSSL
 import Relay
 import Xelion
 
@@ -60,12 +61,16 @@ enum DeliveryBenchmark {
         )
         let daemon = try RelayDaemon(configuration: configuration, logger: logger)
         let running = Task { try await daemon.run() }
+        FileHandle.standardError.write(Data("peers up; waiting for the relay to subscribe\n".utf8))
         while daemon.sources.contains(where: { $0.status.state != .subscribed }) { try await Task.sleep(for: .milliseconds(20)) }
+        FileHandle.standardError.write(Data("subscribed; playing \(Int(rate * seconds / 4.4)) calls\n".utf8))
 
         // About 4.4 PBX events per generated call with the peer's default mix.
         let calls = Int(rate * seconds / 4.4)
         let callRate = rate / 4.4
-        try await post("http://127.0.0.1:\(restPort)/_control/calls?n=\(calls)&rate=\(callRate)")
+        // The peer's control endpoints are on its REST port, over TLS with its own CA.
+        let origin = rest.replacingOccurrences(of: "/api/v1/", with: "")
+        try await post(origin + "/_control/calls?n=\(calls)&rate=\(callRate)", caFile: ca)
         let started = Date()
         var sent: [String: Double] = [:]
         var received: [(key: String, at: Double)] = []
@@ -132,10 +137,19 @@ enum DeliveryBenchmark {
         return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 
-    static func post(_ url: String) async throws {
+    static func post(_ url: String, caFile: String) async throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = [.file(caFile)]
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        _ = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        do {
+            _ = try await client.execute(request, timeout: .seconds(10))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 
     static func freePort() -> Int {
