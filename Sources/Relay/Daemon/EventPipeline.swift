@@ -102,7 +102,7 @@ public final class EventPipeline: Sendable {
         let transfers = outcome.committed.count { $0.event.type == .transferred }
         counters.withLockedValue {
             $0.commits += 1
-            $0.commitSeconds += Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            $0.commitSeconds += duration.seconds
             $0.committed += outcome.committed.count
             $0.duplicates += outcome.duplicates.count
             $0.transfers += transfers

@@ -59,7 +59,7 @@ extension Journal {
     /// `busy` (already in flight).
     public func dueDeliveries(
         endpoint: String, now: Date = Date(), limit: Int, busy: Set<Int64>
-    ) throws(JournalError)
+    ) async throws(JournalError)
         -> [PendingDelivery]
     {
         let sql = """
@@ -70,19 +70,17 @@ extension Journal {
                 WHERE p.endpoint = d.endpoint AND p.call_key = d.call_key AND p.state = 'pending' AND p.seq < d.seq)
             ORDER BY d.seq LIMIT ?
             """
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: [endpoint, now.timeIntervalSince1970, limit + busy.count])
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: [endpoint, now.timeIntervalSince1970, limit + busy.count]).map {
+                PendingDelivery(sequence: $0[0], attempts: $0[1], json: $0[2], eventId: $0[3])
+            }
         }
-        return rows.compactMap { row -> PendingDelivery? in
-            let sequence: Int64 = row[0]
-            guard !busy.contains(sequence) else { return nil }
-            return PendingDelivery(sequence: sequence, attempts: row[1], json: row[2], eventId: row[3])
-        }.prefix(limit).map { $0 }
+        return Array(rows.filter { !busy.contains($0.sequence) }.prefix(limit))
     }
 
     /// When the next pending delivery of `endpoint` is due, if any.
-    public func nextDue(endpoint: String) throws(JournalError) -> Date? {
-        try read { db in
+    public func nextDue(endpoint: String) async throws(JournalError) -> Date? {
+        try await read { db in
             try Double.fetchOne(
                 db, sql: "SELECT min(next_at) FROM deliveries WHERE endpoint = ? AND state = 'pending'", arguments: [endpoint])
         }.map { Date(timeIntervalSince1970: $0) }

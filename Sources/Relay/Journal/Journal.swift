@@ -141,28 +141,22 @@ public final class Journal: Sendable {
     public func prune(now: Date = Date()) async throws(JournalError) {
         let deduplication = self.deduplication
         let cutoff = now.timeIntervalSince1970 - options.retention.seconds
-        do {
-            try await pool.write { db in
-                try deduplication.prune(now: now.timeIntervalSince1970, db: db)
-                // Old events are at the start of `seq`: find the first one to keep without an index.
-                // An event still owed to a CRM (pending or dead) is kept whatever its age.
-                let keep =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
-                    ?? Int64.max
-                try db.execute(
-                    sql: """
-                        DELETE FROM events WHERE seq < ? AND received_at < ?
-                          AND seq NOT IN (SELECT seq FROM deliveries WHERE state <> 'delivered')
-                        """,
-                    arguments: [keep, cutoff])
-                try db.execute(
-                    sql: "DELETE FROM deliveries WHERE state = 'delivered' AND seq NOT IN (SELECT seq FROM events)")
-            }
-        } catch let error as DatabaseError {
-            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
-        } catch {
-            throw .writeFailed(path: path, reason: "\(error)")
+        try await write { db in
+            try deduplication.prune(now: now.timeIntervalSince1970, db: db)
+            // Old events are at the start of `seq`: find the first one to keep without an index.
+            // An event still owed to a CRM (pending or dead) is kept whatever its age.
+            let keep =
+                try Int64.fetchOne(
+                    db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
+                ?? Int64.max
+            try db.execute(
+                sql: """
+                    DELETE FROM events WHERE seq < ? AND received_at < ?
+                      AND seq NOT IN (SELECT seq FROM deliveries WHERE state <> 'delivered')
+                    """,
+                arguments: [keep, cutoff])
+            try db.execute(
+                sql: "DELETE FROM deliveries WHERE state = 'delivered' AND seq NOT IN (SELECT seq FROM events)")
         }
     }
 
@@ -225,6 +219,17 @@ public final class Journal: Sendable {
             throw .writeFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
             throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Reads on GRDB's reader queue, for callers on the cooperative pool that must not block it.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as DatabaseError {
+            throw .readFailed(path: path, reason: error.message ?? "\(error)")
+        } catch {
+            throw .readFailed(path: path, reason: "\(error)")
         }
     }
 

@@ -73,7 +73,7 @@ public final class WebhookDeliverer: EventSink {
                     wait = .milliseconds(Int(pausedUntil.timeIntervalSinceNow * 1000) + 1)
                 } else if busy.count < concurrency {
                     do {
-                        let due = try journal.dueDeliveries(endpoint: key, limit: concurrency - busy.count, busy: busy)
+                        let due = try await journal.dueDeliveries(endpoint: key, limit: concurrency - busy.count, busy: busy)
                         for delivery in due {
                             state.withLockedValue { _ = $0.inFlight.insert(delivery.sequence) }
                             group.addTask {
@@ -83,7 +83,7 @@ public final class WebhookDeliverer: EventSink {
                             }
                         }
                         if !due.isEmpty { continue }
-                        if let next = try journal.nextDue(endpoint: key) {
+                        if let next = try await journal.nextDue(endpoint: key) {
                             wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
                         }
                     } catch {
@@ -142,7 +142,7 @@ public final class WebhookDeliverer: EventSink {
         }
         let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
         let retryAt = delay.map {
-            Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+            Date().addingTimeInterval($0.seconds)
         }
         if pauseEndpoint, let retryAt {
             state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? retryAt, retryAt) }
