@@ -67,16 +67,7 @@ struct JournalEndToEndTests {
         let follower = try await PeerProcess.launch(
             TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json", "--follow"], readyLine: false)
         try await peer.control("calls?n=80&rate=0")
-        let manifest = try await {
-            var last = -1
-            var entries: [[String: Any]] = []
-            try await eventually("the peer played every call") {
-                entries = try peer.manifest()
-                defer { last = entries.count }
-                return !entries.isEmpty && entries.count == last
-            }
-            return entries
-        }()
+        let manifest = try await peer.manifestWhenPlayed()
         let unique = manifest.filter { ($0["duplicate"] as? Bool) != true }
         let transfers = manifest.count - unique.count
         #expect(transfers > 10)

@@ -115,12 +115,7 @@ struct WebhookEndToEndTests {
         let relay = try await startRelay(config, "run")
         try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
         try await peer.control("calls?n=20&rate=0")
-        try await eventually("the peer played every call") {
-            let count = try peer.manifest().count
-            try await Task.sleep(for: .milliseconds(300))
-            let again = try peer.manifest().count
-            return count > 0 && count == again
-        }
+        _ = try await peer.manifestWhenPlayed()
         // An outage of the CRM in the middle: 503 with Retry-After, then back.
         try await sink.control("down?seconds=2")
         try await peer.control("calls?n=10&rate=0")

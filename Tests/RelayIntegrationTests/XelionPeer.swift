@@ -85,6 +85,22 @@ final class XelionPeer: @unchecked Sendable {
     }
 
     /// Every event the peer sent, from its manifest.
+    /// The manifest once the peer has stopped sending: unchanged for `settle`. The peer gives no
+    /// signal that a played batch is over; its manifest is written as each event goes out.
+    func manifestWhenPlayed(settle: Duration = .seconds(1)) async throws -> [[String: Any]] {
+        var entries: [[String: Any]] = []
+        var stableSince = ContinuousClock.now
+        try await eventually("the peer played every call", within: 60) {
+            let now = try manifest()
+            if now.count != entries.count {
+                entries = now
+                stableSince = .now
+            }
+            return !entries.isEmpty && ContinuousClock.now - stableSince >= settle
+        }
+        return entries
+    }
+
     func manifest() throws -> [[String: Any]] {
         let url = directory.appendingPathComponent("manifest.jsonl")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
