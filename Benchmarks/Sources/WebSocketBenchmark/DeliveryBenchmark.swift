@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CallEvents
 import Foundation
 import Logging
 import NIOSSL
@@ -9,11 +10,11 @@ import Xelion
 /// `sent_at`) to the CRM receiving it (`crm_sink.py`'s `received_at`), through the whole relay with
 /// durability on, at a given rate:
 ///
-///   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20]
+///   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal]
 ///
 /// Needs `../shared/peer` beside the checkout and the test peers' `.venv` (`./scripts/test` makes it).
 enum DeliveryBenchmark {
-    static func run(rate: Double, seconds: Double) async throws {
+    static func run(rate: Double, seconds: Double, durability: JournalOptions.Durability) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let python = root.appendingPathComponent(".venv/bin/python").path
@@ -32,14 +33,14 @@ enum DeliveryBenchmark {
                 peers.appendingPathComponent("xelion_peer.py").path, "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)",
                 "--ca-out", directory.appendingPathComponent("ca.pem").path, "--manifest", manifest.path,
             ])
-        defer { pbx.terminate() }
+        defer { kill(pbx.processIdentifier, SIGKILL) }
         let sink = try launch(
             python,
             [
                 peers.appendingPathComponent("crm_sink.py").path, "--port", "\(sinkPort)", "--secret", secret, "--record",
                 record.path,
             ])
-        defer { sink.terminate() }
+        defer { kill(sink.processIdentifier, SIGKILL) }
         let pbxReady = try readyLine(pbx)
         _ = try readyLine(sink)
         guard let rest = pbxReady["rest"] as? String, let ca = pbxReady["ca"] as? String else {
@@ -57,6 +58,7 @@ enum DeliveryBenchmark {
                     name: "acme", xelion: .init(credentials: credentials, caFile: ca),
                     webhooks: [.init(url: "http://127.0.0.1:\(sinkPort)/hooks/calls", secrets: [secret])])
             ],
+            journal: JournalOptions(durability: durability),
             logStream: .init(path: "/dev/null")
         )
         let daemon = try RelayDaemon(configuration: configuration, logger: logger)
@@ -73,48 +75,89 @@ enum DeliveryBenchmark {
         try await post(origin + "/_control/calls?n=\(calls)&rate=\(callRate)", caFile: ca)
         let started = Date()
         var sent: [String: Double] = [:]
-        var received: [(key: String, at: Double)] = []
-        var expected = Int.max
-        while received.count < expected {
+        var received: [(key: String, at: Double, relayed: Double)] = []
+        // While events flow the harness only counts the CRM's lines (it shares the CPU with the relay
+        // and both peers); it parses them once everything has arrived.
+        let manifestReader = LineReader(url: manifest)
+        var lastCount = -1
+        while true {
             try await Task.sleep(for: .milliseconds(500))
-            let manifestLines = lines(manifest)
-            let unique = manifestLines.filter { ($0["duplicate"] as? Bool) != true }
-            if Date().timeIntervalSince(started) > seconds + 1, manifestLines.count == lines(manifest).count {
-                expected = unique.count  // transfers come on top; they are left out of the latency
-            }
-            received = lines(record).compactMap { entry in
-                guard let body = entry["body"] as? [String: Any], body["type"] as? String != "call.transferred",
-                    let data = body["data"] as? [String: Any], let at = entry["received_at"] as? Double
-                else { return nil }
-                let caller = data["caller"] as? [String: Any], callee = data["callee"] as? [String: Any]
-                return (key(data["provider_event"], data["call_id"], caller?["flow_id"], callee?["flow_id"]), at)
-            }
-            for entry in unique {
+            for entry in manifestReader.next() where (entry["duplicate"] as? Bool) != true {
                 sent[key(entry["notificationType"], entry["callId"], entry["callerFlowId"], entry["calleeFlowId"])] =
                     entry["sent_at"] as? Double
             }
-            if Date().timeIntervalSince(started) > seconds + 120 { throw BenchmarkError("not every event arrived") }
+            let count = LineReader.count(record)
+            // Transfers come on top of the PBX's unique events.
+            if Date().timeIntervalSince(started) > seconds + 1, count >= sent.count, count == lastCount { break }
+            lastCount = count
+            if Date().timeIntervalSince(started) > seconds + 120 {
+                throw BenchmarkError("not every event arrived: \(count) of \(sent.count)")
+            }
+        }
+        for entry in LineReader(url: record).next() {
+            guard let body = entry["body"] as? [String: Any], body["type"] as? String != "call.transferred",
+                let data = body["data"] as? [String: Any], let at = entry["received_at"] as? Double
+            else { continue }
+            let caller = data["caller"] as? [String: Any], callee = data["callee"] as? [String: Any]
+            // The relay's own `received_at` (milliseconds) splits the way into PBX → relay and relay → CRM.
+            let relayed = (data["received_at"] as? String).flatMap(RFC3339.parse)?.timeIntervalSince1970 ?? .nan
+            received.append(
+                (key(data["provider_event"], data["call_id"], caller?["flow_id"], callee?["flow_id"]), at, relayed))
+        }
+        guard received.count == sent.count else {
+            throw BenchmarkError("the CRM received \(received.count) of the PBX's \(sent.count) unique events")
         }
         await daemon.shutdown()
         _ = try? await running.value
         let latencies = received.compactMap { item in sent[item.key].map { (item.at - $0) * 1000 } }.sorted()
-        func percentile(_ p: Double) -> Double {
-            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        let delivery = received.map { ($0.at - $0.relayed) * 1000 }.filter { !$0.isNaN }.sorted()
+        let ingest = received.compactMap { item in sent[item.key].map { (item.relayed - $0) * 1000 } }.filter { !$0.isNaN }
+            .sorted()
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            values.isEmpty ? 0 : values[min(values.count - 1, Int(Double(values.count) * p))]
         }
         let line = String(
-            format: "%d events at %.0f/s: end-to-end latency p50 %.1f ms, p99 %.1f ms, max %.1f ms", latencies.count, rate,
-            percentile(0.5), percentile(0.99), latencies.last ?? 0)
+            format: """
+                %d events at %.0f/s, durability \(durability.rawValue): end-to-end latency p50 %.1f ms, p99 %.1f ms, max %.1f ms \
+                (PBX → relay p50 %.1f p99 %.1f; relay → CRM p50 %.1f p99 %.1f)
+                """, latencies.count, rate, percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0,
+            percentile(ingest, 0.5), percentile(ingest, 0.99), percentile(delivery, 0.5), percentile(delivery, 0.99))
         FileHandle.standardError.write(Data((line + "\n").utf8))
         emitLine(
-            #"{"events":\#(latencies.count),"rate":\#(rate),"p50Milliseconds":\#(percentile(0.5)),"p99Milliseconds":\#(percentile(0.99))}"#
+            #"{"events":\#(latencies.count),"rate":\#(rate),"durability":"\#(durability.rawValue)","p50Milliseconds":\#(percentile(latencies, 0.5)),"p99Milliseconds":\#(percentile(latencies, 0.99))}"#
         )
     }
 
     static func key(_ parts: Any?...) -> String { parts.map { ($0 as? String) ?? "-" }.joined(separator: "|") }
 
-    static func lines(_ url: URL) -> [[String: Any]] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    /// The JSON lines appended to a file since the last call.
+    final class LineReader {
+        let url: URL
+        var offset: UInt64 = 0
+        var partial = Data()
+
+        init(url: URL) { self.url = url }
+
+        func next() -> [[String: Any]] {
+            guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
+            defer { try? handle.close() }
+            try? handle.seek(toOffset: offset)
+            guard let data = try? handle.readToEnd(), !data.isEmpty else { return [] }
+            offset += UInt64(data.count)
+            partial.append(data)
+            guard let end = partial.lastIndex(of: 0x0A) else { return [] }
+            let complete = partial[partial.startIndex..<end]
+            partial = Data(partial[(end + 1)...])
+            return complete.split(separator: 0x0A).compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
+            }
+        }
+
+        /// How many lines the file has.
+        static func count(_ url: URL) -> Int {
+            guard let data = try? Data(contentsOf: url) else { return 0 }
+            return data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
     }
 
     static func launch(_ executable: String, _ arguments: [String]) throws -> Process {

@@ -214,6 +214,7 @@ private struct Reader {
             mapping, path: path,
             allowed: [
                 "url", "secret_env", "secret_file", "headers", "headers_env", "types", "ca_file", "timeout", "retry_schedule",
+                "concurrency",
             ])
         let url = string(keys["url"], path: "\(path).url")
         if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
@@ -308,9 +309,18 @@ private struct Reader {
             }
             if !delays.isEmpty { schedule.delays = delays }
         }
+        var concurrency = RelayConfiguration.WebhookEndpoint.defaultConcurrency
+        if let node = keys["concurrency"] {
+            if let value = node.int, (1...256).contains(value) {
+                concurrency = value
+            } else {
+                problem(node, "\(path).concurrency", "must be a whole number from 1 to 256")
+            }
+        }
         guard let url, !secrets.isEmpty else { return nil }
         return .init(
-            url: url, secrets: secrets, headers: headers, types: types, caFile: caFile, timeout: timeout, schedule: schedule)
+            url: url, secrets: secrets, headers: headers, types: types, caFile: caFile, timeout: timeout, schedule: schedule,
+            concurrency: concurrency)
     }
 
     /// One text or a list of texts.

@@ -38,22 +38,20 @@ public struct RelayDaemon: Sendable {
             routes[tenant.name] = tenant.webhooks.map { DeliveryRoute(tenant: tenant.name, url: $0.url, types: $0.types) }
         }
         let journal = try Journal(directory: configuration.dataDirectory, options: configuration.journal, routes: routes)
-        var webhookClients: [String: HTTPClient] = [:]
+        // A client (and so a connection pool) per endpoint: with a shared one, endpoints on the same
+        // host (two tenants of one CRM vendor) would share its connections, and a slow one would
+        // hold them all.
+        var webhookClients: [HTTPClient] = []
         var deliverers: [WebhookDeliverer] = []
         for tenant in configuration.tenants {
             for endpoint in tenant.webhooks {
-                let key = endpoint.caFile ?? ""
-                let client: HTTPClient
-                if let existing = webhookClients[key] {
-                    client = existing
-                } else {
-                    var tls = TLSConfiguration.makeClientConfiguration()
-                    if let caFile = endpoint.caFile { tls.additionalTrustRoots = [.file(caFile)] }
-                    var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-                    settings.timeout = .init(connect: .seconds(10))
-                    client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
-                    webhookClients[key] = client
-                }
+                var tls = TLSConfiguration.makeClientConfiguration()
+                if let caFile = endpoint.caFile { tls.additionalTrustRoots = [.file(caFile)] }
+                var settings = HTTPClient.Configuration(tlsConfiguration: tls)
+                settings.timeout = .init(connect: .seconds(10))
+                settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = endpoint.concurrency
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+                webhookClients.append(client)
                 deliverers.append(
                     try WebhookDeliverer(tenant: tenant.name, endpoint: endpoint, journal: journal, http: client, logger: logger))
             }
@@ -110,7 +108,7 @@ public struct RelayDaemon: Sendable {
             )
         }
         self.sources = sources
-        self.clients = Array(clientsByCA.values) + Array(webhookClients.values)
+        self.clients = Array(clientsByCA.values) + webhookClients
         self.logger = logger
         // The pipeline first: a service group stops its services in reverse order, so the journal
         // commits the last events after every socket has closed.

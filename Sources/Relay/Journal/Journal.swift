@@ -1,6 +1,7 @@
 import CallEvents
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 
 /// The durable record of every normalized event: SQLite through GRDB, in WAL mode, in the data
 /// directory.
@@ -15,9 +16,13 @@ public final class Journal: Sendable {
     public let path: String
     public let options: JournalOptions
     private let pool: DatabasePool
+    /// Nil for a reader (`create: false`), which never writes.
+    let checkpointer: Checkpointer?
     private let deduplication: Deduplication
     /// Webhook endpoints by tenant.
     private let routes: [String: [DeliveryRoute]]
+    /// Delivery successes waiting for the writer (see ``recordDelivered(endpoint:sequence:attempts:onError:)``).
+    let deliveredMarks = NIOLockedValueBox(DeliveredMarks())
 
     /// Opens the journal of `directory`, creating it for a writer.
     ///
@@ -41,12 +46,16 @@ public final class Journal: Sendable {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        let synchronous = options.durability == .full ? "FULL" : "NORMAL"
+        let synchronous = options.durability.pragma
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // The dedupe marks are keyed by hashes, so inserts land on random pages: a page cache that
             // holds the marks' B-tree keeps each commit from re-reading it.
             try db.execute(sql: "PRAGMA cache_size = -32768")
+            // The checkpointer does it, off the commit path.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After a checkpoint lets the log start over, its file is cut back to this size.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(64 << 20)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -54,8 +63,11 @@ public final class Journal: Sendable {
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
             if create {
                 try JournalSchema.migrator().migrate(pool)
+                checkpointer = try Checkpointer(path: path, synchronous: synchronous)
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
+            } else {
+                checkpointer = nil
             }
         } catch let error as JournalError {
             throw error
@@ -84,8 +96,12 @@ public final class Journal: Sendable {
     ) async throws(JournalError) -> CommitOutcome {
         let deduplication = self.deduplication
         let routes = self.routes
+        let synchronous = options.durability.pragma
+        let checkpointer = self.checkpointer
         do {
             return try await pool.writeWithoutTransaction { db in
+                // Set on every commit: delivery outcomes lower it on the same connection.
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
                 var outcome = CommitOutcome()
                 try db.inTransaction(.immediate) {
                     outcome = try Self.store(
@@ -93,6 +109,7 @@ public final class Journal: Sendable {
                     return .commit
                 }
                 afterCommit(outcome.committed)
+                checkpointer?.written()
                 return outcome
             }
         } catch let error as DatabaseError {
@@ -213,8 +230,54 @@ public final class Journal: Sendable {
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
+        try await write(synchronous: options.durability.pragma, body)
+    }
+
+    /// Writes without waiting for the disk (`synchronous = NORMAL`): for delivery outcomes, whose
+    /// loss on a power cut only means an event is posted again under the same `webhook-id`, which the
+    /// delivery contract allows. An fsync for each would cap deliveries at the disk's sync rate and
+    /// queue the events' own commits behind them. A crash of the process loses nothing either way.
+    func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
+        try await write(synchronous: JournalOptions.Durability.normal.pragma, body)
+    }
+
+    /// Runs `body` on the writer without waiting for it, after the writes it already holds, with
+    /// ``writeUnsynced(_:)``'s durability. `body` opens its own transaction and reports its own errors.
+    func writeUnsynced(_ body: @escaping @Sendable (Database) -> Void) {
+        let checkpointer = self.checkpointer
+        pool.asyncWriteWithoutTransaction { db in
+            // Cannot fail for a valid setting; if it did, the write would merely be synced.
+            try? db.execute(sql: "PRAGMA synchronous = \(JournalOptions.Durability.normal.pragma)")
+            body(db)
+            checkpointer?.written()
+        }
+    }
+
+    /// Returns once the writer has done everything it was given before.
+    func waitForWriter() async throws(JournalError) {
         do {
-            return try await pool.write(body)
+            try await pool.writeWithoutTransaction { _ in }
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    private func write<T: Sendable>(
+        synchronous: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(JournalError) -> T {
+        let checkpointer = self.checkpointer
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                defer { checkpointer?.written() }
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                var value: T?
+                try db.inTransaction(.immediate) {
+                    value = try body(db)
+                    return .commit
+                }
+                guard let value else { throw DatabaseError(message: "the transaction returned nothing") }
+                return value
+            }
         } catch let error as DatabaseError {
             throw .writeFailed(path: path, reason: error.message ?? "\(error)")
         } catch {

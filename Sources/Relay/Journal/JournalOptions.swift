@@ -7,6 +7,9 @@ public struct JournalOptions: Sendable, Equatable {
         /// fsync at WAL checkpoints only: committed events survive a crash of the process, not of the
         /// machine.
         case normal
+
+        /// SQLite's `synchronous` setting for it (in WAL mode).
+        var pragma: String { self == .full ? "FULL" : "NORMAL" }
     }
 
     /// Events older than this are pruned.

@@ -53,6 +53,12 @@ enum JournalSchema {
                     CREATE INDEX deliveries_call ON deliveries(endpoint, call_key, seq) WHERE state = 'pending';
                     """)
         }
+        migrator.registerMigration("v3: when the next delivery is due") { db in
+            // A deliverer with nothing due asks when to look again; without this index that question
+            // reads every pending delivery, which after a long CRM outage is the whole backlog.
+            try db.execute(
+                sql: "CREATE INDEX deliveries_next ON deliveries(endpoint, next_at) WHERE state = 'pending'")
+        }
         return migrator
     }
 }

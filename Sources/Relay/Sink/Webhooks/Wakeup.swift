@@ -1,4 +1,6 @@
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// A signal one task waits on: new events were committed, or an attempt finished. A signal that
 /// comes while nobody waits is kept for the next wait, so none is lost.
@@ -9,6 +11,14 @@ final class Wakeup: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// Times the waits out. A NIO timer is removed when cancelled; a cancelled `Task.sleep` stays in
+    /// Dispatch's timer heap until it would have fired, and a busy deliverer waits hundreds of times
+    /// a second.
+    private let timers: any EventLoop
+
+    init(timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+        self.timers = timers
+    }
 
     func signal() {
         let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
@@ -24,10 +34,13 @@ final class Wakeup: Sendable {
 
     /// Returns at the next signal, after `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.signal()
+        if state.withLockedValue({ state in
+            defer { state.signalled = false }
+            return state.signalled
+        }) {
+            return
         }
+        let timer = timers.scheduleTask(in: .nanoseconds(Int64(timeout.seconds * 1e9))) { self.signal() }
         defer { timer.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

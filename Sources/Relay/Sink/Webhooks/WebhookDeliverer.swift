@@ -9,9 +9,10 @@ import NIOHTTP1
 /// Delivers one CRM endpoint's events from the journal: signed Standard Webhooks POSTs, retried on
 /// the schedule until a 2xx, each success committed to the journal.
 ///
-/// Events of one call go in order (the journal hands out a call's next event only when the earlier
-/// ones are done); different calls go concurrently up to `concurrency`. One endpoint's failures,
-/// slowness or poisoned events never hold another endpoint back: each has its own deliverer.
+/// Events of one call go in order: one task delivers a call's pending events one after another and
+/// stops at the first failure, whose retry holds the call's later events back. Different calls go
+/// concurrently, up to the endpoint's `concurrency` calls. One endpoint's failures, slowness or poisoned events
+/// never hold another endpoint back: each has its own deliverer.
 public final class WebhookDeliverer: EventSink {
     public let endpoint: RelayConfiguration.WebhookEndpoint
     /// The endpoint's name in the journal.
@@ -27,15 +28,15 @@ public final class WebhookDeliverer: EventSink {
     private let state = NIOLockedValueBox(State())
 
     private struct State {
-        var inFlight: Set<Int64> = []
+        /// Calls being delivered.
+        var inFlight: Set<String> = []
         /// 429 and 502/503/504 pause the whole endpoint, not just the one event.
         var pausedUntil: Date?
         var disabled = false
     }
 
     public init(
-        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger,
-        concurrency: Int = 8
+        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger
     ) throws {
         self.endpoint = endpoint
         let route = DeliveryRoute(tenant: tenant, url: endpoint.url, types: endpoint.types)
@@ -49,7 +50,7 @@ public final class WebhookDeliverer: EventSink {
         logger[metadataKey: "tenant"] = "\(tenant)"
         logger[metadataKey: "endpoint"] = "\(Self.display(endpoint.url))"
         self.logger = logger
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(1, endpoint.concurrency)
     }
 
     /// New events were committed: if any is for this endpoint, look for work at once instead of at
@@ -73,12 +74,13 @@ public final class WebhookDeliverer: EventSink {
                     wait = .milliseconds(Int(pausedUntil.timeIntervalSinceNow * 1000) + 1)
                 } else if busy.count < concurrency {
                     do {
-                        let due = try await journal.dueDeliveries(endpoint: key, limit: concurrency - busy.count, busy: busy)
+                        let due = try await journal.dueDeliveries(
+                            endpoint: key, limit: concurrency - busy.count, busyCalls: busy)
                         for delivery in due {
-                            state.withLockedValue { _ = $0.inFlight.insert(delivery.sequence) }
+                            state.withLockedValue { _ = $0.inFlight.insert(delivery.callKey) }
                             group.addTask {
-                                await self.attempt(delivery)
-                                self.state.withLockedValue { _ = $0.inFlight.remove(delivery.sequence) }
+                                await self.deliverCall(from: delivery)
+                                self.state.withLockedValue { _ = $0.inFlight.remove(delivery.callKey) }
                                 self.wakeup.signal()
                             }
                         }
@@ -87,6 +89,8 @@ public final class WebhookDeliverer: EventSink {
                             wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
                         }
                     } catch {
+                        // On shutdown the read is cancelled: nothing to report.
+                        if Task.isCancelled { break }
                         logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
                     }
                 }
@@ -95,7 +99,36 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
-    private func attempt(_ delivery: PendingDelivery) async {
+    /// Delivers `first` and then the call's later pending events, back to back, until one fails, the
+    /// endpoint is paused or there are no more.
+    private func deliverCall(from first: PendingDelivery) async {
+        var delivery = first
+        while await attempt(delivery), !Task.isCancelled {
+            let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
+            if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
+            do {
+                guard let next = try await journal.nextDelivery(endpoint: key, callKey: first.callKey, after: delivery.sequence)
+                else { break }
+                delivery = next
+            } catch {
+                if !Task.isCancelled {
+                    logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
+                }
+                break
+            }
+        }
+        // Successes are recorded without waiting, so that the call's next event need not wait for the
+        // write. Before the call is released they must be on record: the next search would otherwise
+        // find a delivered event still pending and post it again.
+        do {
+            try await journal.waitForWrites()
+        } catch {
+            logger.error("cannot record deliveries; they will be sent again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One POST of `delivery`; true on a 2xx. A failure is recorded before this returns.
+    private func attempt(_ delivery: PendingDelivery) async -> Bool {
         let attempts = delivery.attempts + 1
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
@@ -115,12 +148,11 @@ public final class WebhookDeliverer: EventSink {
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
-                do {
-                    try await journal.markDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts)
-                } catch {
+                let logger = self.logger
+                journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
                     logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
                 }
-                return
+                return true
             }
             if status == 410 {
                 state.withLockedValue { $0.disabled = true }
@@ -130,7 +162,7 @@ public final class WebhookDeliverer: EventSink {
                 try? await journal.markFailed(
                     endpoint: key, sequence: delivery.sequence, attempts: attempts, error: "410 Gone: endpoint disabled",
                     retryAt: Date())
-                return
+                return false
             }
             failure = "HTTP \(status) \(response.status.reasonPhrase)"
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
@@ -138,6 +170,8 @@ public final class WebhookDeliverer: EventSink {
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             failure = "no answer within \(endpoint.timeout)"
         } catch {
+            // Shutting down: the attempt is abandoned, not failed; it is made again after the restart.
+            if Task.isCancelled { return false }
             failure = "\(error)"
         }
         let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
@@ -162,6 +196,7 @@ public final class WebhookDeliverer: EventSink {
         } catch {
             logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
         }
+        return false
     }
 
     /// `Retry-After` in seconds or as an HTTP date.
