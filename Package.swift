@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "RelayIntegrationTests",
             dependencies: [
-                "Relay", "Xelion", "CallEvents", "WebSocket", "TestSupport",
+                "Relay", "Xelion", "CallEvents", "WebSocket", "TestSupport", "XelionSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -22,9 +22,11 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 /// Loads a configuration, or prints every problem on stderr and exits 1.
-func loadConfiguration(_ path: String) throws -> RelayConfiguration {
+/// - Parameter secrets: false for commands that only read the data directory: they run without the
+///   daemon's passwords and webhook secrets.
+func loadConfiguration(_ path: String, secrets: Bool = true) throws -> RelayConfiguration {
     do {
-        return try ConfigurationLoader().load(file: path)
+        return try ConfigurationLoader(readsSecrets: secrets).load(file: path)
     } catch {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(1)

@@ -24,7 +24,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
         /// The journal names of the selected endpoints, and the journal.
         func open() throws -> (Journal, [String]) {
-            let configuration = try loadConfiguration(config)
+            let configuration = try loadConfiguration(config, secrets: false)
             let keys = configuration.tenants.filter { tenant == nil || $0.name == tenant }.flatMap { tenant in
                 tenant.webhooks.filter { endpoint == nil || $0.url == endpoint }.map {
                     DeliveryRoute(tenant: tenant.name, url: $0.url, types: []).endpoint

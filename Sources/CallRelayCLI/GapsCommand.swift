@@ -19,7 +19,7 @@ struct GapsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try loadConfiguration(config, secrets: false)
         let gaps = try GapLog(dataDirectory: configuration.dataDirectory).all(tenant: tenant)
         if json {
             let encoder = JSONEncoder()

@@ -61,7 +61,7 @@ struct TailCommand: AsyncParsableCommand {
         if let dataDir {
             directory = URL(fileURLWithPath: dataDir)
         } else {
-            directory = try loadConfiguration(config ?? "").dataDirectory
+            directory = try loadConfiguration(config ?? "", secrets: false).dataDirectory
         }
         let journal: Journal
         do {

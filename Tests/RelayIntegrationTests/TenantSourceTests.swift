@@ -219,7 +219,8 @@ struct TenantSourceTests {
             $0.livenessInterval = .milliseconds(200)
             $0.livenessTimeout = .zero
         }
-        try await eventually("a liveness drop") { running.source.status.lastError?.contains("liveness") == true }
+        // On a busy machine the echo can beat even a zero timeout now and then; one check in many fails.
+        try await eventually("a liveness drop", within: 60) { running.source.status.lastError?.contains("liveness") == true }
         await running.stop()
     }
 }

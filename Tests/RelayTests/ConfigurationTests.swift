@@ -176,6 +176,81 @@ struct ConfigurationTests {
         #expect(found.contains { $0.key == "tenants[0].xelion.time_zone" && $0.reason.contains("Mars/Olympus") })
     }
 
+    static let webhookYAML = """
+        data_dir: ./data
+        tenants:
+          - name: acme
+            xelion:
+              url: https://pbx.example.com/api/v1/acme/
+              username: admin
+              password_env: ACME_PW
+            webhooks:
+              - url: https://crm.example.com/hooks/calls
+                secret_env: [ACME_HOOK_OLD, ACME_HOOK_NEW]
+                headers_env: {Authorization: ACME_CRM_TOKEN}
+                types: [call.ended, call.missed]
+                timeout: 5s
+                retry_schedule: [0s, 1m]
+                concurrency: 4
+              - url: http://127.0.0.1:8080/hooks
+                secret_env: ACME_HOOK_NEW
+        """
+
+    static let webhookSecret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+
+    @Test("reads webhook endpoints: two secrets while rotating, headers from the environment, types, schedule, concurrency")
+    func webhooks() throws {
+        let environment = [
+            "ACME_PW": "pw", "ACME_HOOK_OLD": Self.webhookSecret, "ACME_HOOK_NEW": Self.webhookSecret,
+            "ACME_CRM_TOKEN": "Bearer t",
+        ]
+        let configuration = try ConfigurationLoader(environment: environment).parse(
+            Self.webhookYAML, file: "c.yaml", baseDirectory: base)
+        let endpoints = configuration.tenants[0].webhooks
+        #expect(endpoints.count == 2)
+        #expect(endpoints[0].secrets.count == 2)
+        #expect(endpoints[0].headers.map(\.name) == ["Authorization"] && endpoints[0].headers.map(\.value) == ["Bearer t"])
+        #expect(endpoints[0].types == ["call.ended", "call.missed"])
+        #expect(endpoints[0].timeout == .seconds(5))
+        #expect(endpoints[0].schedule.delays == [.seconds(0), .seconds(60)])
+        #expect(endpoints[0].concurrency == 4)
+        #expect(endpoints[1].concurrency == RelayConfiguration.WebhookEndpoint.defaultConcurrency)
+        #expect(endpoints[1].timeout == .seconds(15))
+    }
+
+    @Test("a concurrency out of range is a located problem")
+    func webhookConcurrency() {
+        let environment = [
+            "ACME_PW": "pw", "ACME_HOOK_OLD": Self.webhookSecret, "ACME_HOOK_NEW": Self.webhookSecret, "ACME_CRM_TOKEN": "t",
+        ]
+        for bad in ["0", "1000", "many"] {
+            let found = problems(
+                Self.webhookYAML.replacingOccurrences(of: "concurrency: 4", with: "concurrency: \(bad)"), environment: environment
+            )
+            #expect(found.map(\.key) == ["tenants[0].webhooks[0].concurrency"], "\(bad): \(found)")
+            #expect(found.first?.line == 15)
+        }
+    }
+
+    @Test("commands that only read the data directory need none of the daemon's secrets")
+    func withoutSecrets() throws {
+        // No password, webhook secret or header value in the environment at all.
+        #expect(!problems(Self.webhookYAML, environment: [:]).isEmpty, "run and check do need them")
+        let configuration = try ConfigurationLoader(environment: [:], readsSecrets: false).parse(
+            Self.webhookYAML, file: "c.yaml", baseDirectory: base)
+        #expect(configuration.dataDirectory.path == "/etc/callrelay/data")
+        #expect(
+            configuration.tenants[0].webhooks.map(\.url) == [
+                "https://crm.example.com/hooks/calls", "http://127.0.0.1:8080/hooks",
+            ])
+        #expect(configuration.tenants[0].webhooks.allSatisfy { $0.secrets.isEmpty && $0.headers.isEmpty })
+        // Everything else is still checked.
+        let misspelt = Self.webhookYAML.replacingOccurrences(of: "concurrency: 4", with: "concurency: 4")
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader(environment: [:], readsSecrets: false).parse(misspelt, file: "c.yaml", baseDirectory: base)
+        }
+    }
+
     @Test("refuses what is not YAML or not a mapping")
     func notYAML() {
         #expect(problems("tenants: [").first?.reason.contains("not valid YAML") == true)

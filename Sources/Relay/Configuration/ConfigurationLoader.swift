@@ -8,9 +8,14 @@ import Yams
 /// Secrets are read here and never appear in a problem's text.
 public struct ConfigurationLoader {
     public var environment: [String: String]
+    /// False for commands that only read the data directory (`tail`, `deliveries`, `gaps`): passwords,
+    /// webhook secrets and header values are then neither read nor required, so an operator can run
+    /// them without the daemon's secrets. Everything else is checked as for `run`.
+    public var readsSecrets: Bool
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, readsSecrets: Bool = true) {
         self.environment = environment
+        self.readsSecrets = readsSecrets
     }
 
     public func load(file path: String) throws(ConfigurationError) -> RelayConfiguration {
@@ -27,7 +32,7 @@ public struct ConfigurationLoader {
     }
 
     public func parse(_ text: String, file: String, baseDirectory: URL) throws(ConfigurationError) -> RelayConfiguration {
-        var reader = Reader(file: file, base: baseDirectory, environment: environment)
+        var reader = Reader(file: file, base: baseDirectory, environment: environment, readsSecrets: readsSecrets)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -74,6 +79,7 @@ private struct Reader {
     let file: String
     let base: URL
     let environment: [String: String]
+    let readsSecrets: Bool
     var problems: [ConfigurationProblem] = []
 
     mutating func problem(_ node: Node?, _ key: String, _ reason: String) {
@@ -220,35 +226,8 @@ private struct Reader {
         if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
             problem(keys["url"], "\(path).url", "must be an http:// or https:// URL")
         }
-        var secrets: [String] = []
-        switch (keys["secret_env"], keys["secret_file"]) {
-        case (nil, nil):
-            problems.append(
-                .init(
-                    file: file, line: node.mark?.line, key: "\(path).secret_env",
-                    reason: "is missing: give secret_env or secret_file"))
-        case (.some(let env), .some):
-            problem(env, "\(path).secret_env", "give secret_env or secret_file, not both")
-        case (.some(let env), nil):
-            for name in names(env, path: "\(path).secret_env") {
-                if let value = environment[name], !value.isEmpty {
-                    secrets.append(value)
-                } else {
-                    problem(env, "\(path).secret_env", "environment variable \(name) is not set")
-                }
-            }
-        case (nil, .some(let fileNode)):
-            for name in names(fileNode, path: "\(path).secret_file") {
-                let resolved = name.hasPrefix("/") ? name : base.appendingPathComponent(name).standardizedFileURL.path
-                if let text = try? String(contentsOfFile: resolved, encoding: .utf8),
-                    !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                {
-                    secrets.append(text.trimmingCharacters(in: .whitespacesAndNewlines))
-                } else {
-                    problem(fileNode, "\(path).secret_file", "file \(resolved) does not exist, cannot be read or is empty")
-                }
-            }
-        }
+        // Not read for commands that do not send (see `readsSecrets`).
+        let secrets = readsSecrets ? webhookSecrets(keys, node: node, path: path) : []
         if secrets.count > 2 {
             problem(keys["secret_env"] ?? keys["secret_file"], "\(path).secret_env", "give one secret, or two while rotating")
         }
@@ -268,7 +247,7 @@ private struct Reader {
                     "must be a mapping of header names to \(isEnv ? "environment variables" : "values")")
                 continue
             }
-            for (nameNode, valueNode) in pairs {
+            for (nameNode, valueNode) in pairs where readsSecrets {
                 guard let name = nameNode.string, let value = valueNode.string else {
                     problem(nameNode, "\(path).\(key)", "header names and values must be text")
                     continue
@@ -317,10 +296,44 @@ private struct Reader {
                 problem(node, "\(path).concurrency", "must be a whole number from 1 to 256")
             }
         }
-        guard let url, !secrets.isEmpty else { return nil }
+        guard let url, !secrets.isEmpty || !readsSecrets else { return nil }
         return .init(
             url: url, secrets: secrets, headers: headers, types: types, caFile: caFile, timeout: timeout, schedule: schedule,
             concurrency: concurrency)
+    }
+
+    /// The endpoint's `whsec_` secrets, from `secret_env` or `secret_file` (one, or two while rotating).
+    mutating func webhookSecrets(_ keys: [String: Node], node: Node, path: String) -> [String] {
+        var secrets: [String] = []
+        switch (keys["secret_env"], keys["secret_file"]) {
+        case (nil, nil):
+            problems.append(
+                .init(
+                    file: file, line: node.mark?.line, key: "\(path).secret_env",
+                    reason: "is missing: give secret_env or secret_file"))
+        case (.some(let env), .some):
+            problem(env, "\(path).secret_env", "give secret_env or secret_file, not both")
+        case (.some(let env), nil):
+            for name in names(env, path: "\(path).secret_env") {
+                if let value = environment[name], !value.isEmpty {
+                    secrets.append(value)
+                } else {
+                    problem(env, "\(path).secret_env", "environment variable \(name) is not set")
+                }
+            }
+        case (nil, .some(let fileNode)):
+            for name in names(fileNode, path: "\(path).secret_file") {
+                let resolved = name.hasPrefix("/") ? name : base.appendingPathComponent(name).standardizedFileURL.path
+                if let text = try? String(contentsOfFile: resolved, encoding: .utf8),
+                    !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                {
+                    secrets.append(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                } else {
+                    problem(fileNode, "\(path).secret_file", "file \(resolved) does not exist, cannot be read or is empty")
+                }
+            }
+        }
+        return secrets
     }
 
     /// One text or a list of texts.
@@ -441,6 +454,7 @@ private struct Reader {
 
     /// The password, from exactly one of `password_env` or `password_file`; never echoed.
     mutating func secret(_ fields: [String: Node], path: String) -> String? {
+        if !readsSecrets { return "" }
         switch (fields["password_env"], fields["password_file"]) {
         case (nil, nil):
             problems.append(

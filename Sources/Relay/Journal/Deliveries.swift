@@ -27,6 +27,8 @@ public struct PendingDelivery: Sendable, Equatable {
     public var attempts: Int
     public var json: String
     public var eventId: String
+    /// When it is (or was) due.
+    public var nextAt: Date
 }
 
 /// One endpoint's state, for `callrelay deliveries`.
@@ -83,7 +85,7 @@ extension Journal {
         // every delivery the endpoint ever had for each candidate (27 ms instead of 0.2 ms for 9,000
         // rows, and quadratic), which capped deliveries at a few hundred a second.
         let sql = """
-            SELECT d.seq, d.call_key, d.attempts, e.body, e.id
+            SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_pending JOIN events e ON e.seq = d.seq
             WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ?
               AND NOT EXISTS (
@@ -95,8 +97,9 @@ extension Journal {
         let rows = try await read { db in
             // Cached: preparing a statement (parsing and GRDB's authorizer) cost more than running it.
             try Row.fetchAll(
-                db.cachedStatement(sql: sql), arguments: [endpoint, now.timeIntervalSince1970, limit + busyCalls.count])
-                .map(Self.pendingDelivery)
+                db.cachedStatement(sql: sql), arguments: [endpoint, now.timeIntervalSince1970, limit + busyCalls.count]
+            )
+            .map(Self.pendingDelivery)
         }
         return Array(rows.filter { !busyCalls.contains($0.callKey) }.prefix(limit))
     }
@@ -108,7 +111,7 @@ extension Journal {
         endpoint: String, callKey: String, after sequence: Int64, now: Date = Date()
     ) async throws(JournalError) -> PendingDelivery? {
         let sql = """
-            SELECT d.seq, d.call_key, d.attempts, e.body, e.id
+            SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_call JOIN events e ON e.seq = d.seq
             WHERE d.endpoint = ? AND d.call_key = ? AND d.state = 'pending' AND d.seq > ? AND d.next_at <= ?
             ORDER BY d.seq LIMIT 1
@@ -120,7 +123,9 @@ extension Journal {
     }
 
     private static func pendingDelivery(_ row: Row) -> PendingDelivery {
-        PendingDelivery(sequence: row[0], callKey: row[1], attempts: row[2], json: row[3], eventId: row[4])
+        PendingDelivery(
+            sequence: row[0], callKey: row[1], attempts: row[2], json: row[3], eventId: row[4],
+            nextAt: Date(timeIntervalSince1970: row[5]))
     }
 
     /// When the next pending delivery of `endpoint` that is not due yet becomes due, if any. (Due
@@ -140,7 +145,8 @@ extension Journal {
 
     /// Records a 2xx: this event is done for this endpoint, after a crash too.
     public func markDelivered(endpoint: String, sequence: Int64, attempts: Int) async throws(JournalError) {
-        try await writeUnsynced { db in try Self.markDelivered(endpoint: endpoint, sequence: sequence, attempts: attempts, db: db) }
+        try await writeUnsynced { db in try Self.markDelivered(endpoint: endpoint, sequence: sequence, attempts: attempts, db: db)
+        }
     }
 
     /// Records a 2xx without waiting for the write, which the journal's writer applies after the
@@ -209,6 +215,17 @@ extension Journal {
                     retryAt == nil ? "dead" : "pending", attempts, error, retryAt?.timeIntervalSince1970 ?? 0,
                     Date().timeIntervalSince1970, endpoint, sequence,
                 ])
+        }
+    }
+
+    /// The endpoint answers again after being down: its retries waiting for later become due now,
+    /// instead of hours after it came back. Returns how many.
+    public func expediteRetries(endpoint: String, now: Date = Date()) async throws(JournalError) -> Int {
+        try await writeUnsynced { db in
+            try db.execute(
+                sql: "UPDATE deliveries SET next_at = ? WHERE endpoint = ? AND state = 'pending' AND next_at > ?",
+                arguments: [now.timeIntervalSince1970, endpoint, now.timeIntervalSince1970])
+            return db.changesCount
         }
     }
 

@@ -63,7 +63,7 @@ public final class Journal: Sendable {
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
             if create {
                 try JournalSchema.migrator().migrate(pool)
-                checkpointer = try Checkpointer(path: path, synchronous: synchronous)
+                checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
             } else {

@@ -21,14 +21,18 @@ public struct JournalOptions: Sendable, Equatable {
     public var durability: Durability
     /// The most events committed in one transaction.
     public var maxBatch: Int
+    /// The least time between two background checkpoints of the write-ahead log while it is written.
+    public var checkpointInterval: Duration
 
     public init(
         retention: Duration = .seconds(7 * 24 * 3600),
         dedupeWindow: Duration = .seconds(600),
         dedupeMaxEntries: Int = 1_000_000,
         durability: Durability = .full,
-        maxBatch: Int = 2_000
+        maxBatch: Int = 2_000,
+        checkpointInterval: Duration = .seconds(1)
     ) {
+        self.checkpointInterval = checkpointInterval
         self.retention = retention
         self.dedupeWindow = dedupeWindow
         self.dedupeMaxEntries = dedupeMaxEntries

@@ -33,11 +33,28 @@ public final class WebhookDeliverer: EventSink {
         /// 429 and 502/503/504 pause the whole endpoint, not just the one event.
         var pausedUntil: Date?
         var disabled = false
+        /// The last failure that says the endpoint is down (no connection, a timeout, 408, 429, 5xx);
+        /// nil since a success.
+        var downSince: ContinuousClock.Instant?
+        var lastDownFailure: ContinuousClock.Instant?
+    }
+
+    /// While the endpoint is down and nothing else tries it, its oldest waiting event is tried this
+    /// often, so that a CRM that comes back is noticed without waiting out the retry schedule.
+    private let probeInterval: Duration
+
+    private enum Outcome {
+        case delivered
+        case failed
+        /// Shutting down: not an attempt.
+        case abandoned
     }
 
     public init(
-        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger
+        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger,
+        probeInterval: Duration = .seconds(30)
     ) throws {
+        self.probeInterval = probeInterval
         self.endpoint = endpoint
         let route = DeliveryRoute(tenant: tenant, url: endpoint.url, types: endpoint.types)
         self.tenant = tenant
@@ -65,7 +82,9 @@ public final class WebhookDeliverer: EventSink {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let (busy, pausedUntil, disabled) = state.withLockedValue { ($0.inFlight, $0.pausedUntil, $0.disabled) }
-                var wait = Duration.seconds(1)
+                // Commits and finished calls wake the loop; the poll is for `callrelay deliveries retry`,
+                // which changes the journal from another process.
+                var wait = Duration.seconds(5)
                 if disabled {
                     // Stopped by a 410 until the next start; it keeps running (idle) so that the daemon,
                     // which stops when any of its services ends, goes on for every other endpoint.
@@ -76,17 +95,22 @@ public final class WebhookDeliverer: EventSink {
                     do {
                         let due = try await journal.dueDeliveries(
                             endpoint: key, limit: concurrency - busy.count, busyCalls: busy)
-                        for delivery in due {
-                            state.withLockedValue { _ = $0.inFlight.insert(delivery.callKey) }
-                            group.addTask {
-                                await self.deliverCall(from: delivery)
-                                self.state.withLockedValue { _ = $0.inFlight.remove(delivery.callKey) }
-                                self.wakeup.signal()
-                            }
-                        }
+                        for delivery in due { start(delivery, probe: false, in: &group) }
                         if !due.isEmpty { continue }
                         if let next = try await journal.nextDue(endpoint: key) {
                             wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
+                        }
+                        if busy.isEmpty, let probeAt = state.withLockedValue({ $0.lastDownFailure.map { $0 + probeInterval } }) {
+                            if probeAt <= .now {
+                                if let oldest = try await journal.dueDeliveries(
+                                    endpoint: key, now: .distantFuture, limit: 1, busyCalls: []
+                                ).first {
+                                    start(oldest, probe: true, in: &group)
+                                    continue
+                                }
+                            } else {
+                                wait = min(wait, ContinuousClock.now.duration(to: probeAt))
+                            }
                         }
                     } catch {
                         // On shutdown the read is cancelled: nothing to report.
@@ -99,11 +123,25 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
+    private func start(_ delivery: PendingDelivery, probe: Bool, in group: inout DiscardingTaskGroup) {
+        state.withLockedValue { _ = $0.inFlight.insert(delivery.callKey) }
+        group.addTask {
+            await self.deliverCall(from: delivery, probe: probe)
+            self.state.withLockedValue { _ = $0.inFlight.remove(delivery.callKey) }
+            self.wakeup.signal()
+        }
+    }
+
     /// Delivers `first` and then the call's later pending events, back to back, until one fails, the
     /// endpoint is paused or there are no more.
-    private func deliverCall(from first: PendingDelivery) async {
+    ///
+    /// - Parameter probe: `first` is tried ahead of its schedule because the endpoint is down; if it
+    ///   fails, its attempts and its next retry stay as they were.
+    private func deliverCall(from first: PendingDelivery, probe: Bool) async {
         var delivery = first
-        while await attempt(delivery), !Task.isCancelled {
+        var probe = probe
+        while await attempt(delivery, probe: probe) == .delivered, !Task.isCancelled {
+            probe = false
             let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
             if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
             do {
@@ -127,8 +165,8 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
-    /// One POST of `delivery`; true on a 2xx. A failure is recorded before this returns.
-    private func attempt(_ delivery: PendingDelivery) async -> Bool {
+    /// One POST of `delivery`. A failure is recorded before this returns.
+    private func attempt(_ delivery: PendingDelivery, probe: Bool) async -> Outcome {
         let attempts = delivery.attempts + 1
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
@@ -142,6 +180,8 @@ public final class WebhookDeliverer: EventSink {
         let failure: String
         var retryAfter: Duration?
         var pauseEndpoint = false
+        // No answer at all is the endpoint's failure, not the event's.
+        var endpointDown = true
         do {
             let response = try await http.execute(
                 request, timeout: .nanoseconds(Int64(endpoint.timeout.components.seconds) * 1_000_000_000))
@@ -152,7 +192,8 @@ public final class WebhookDeliverer: EventSink {
                 journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
                     logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
                 }
-                return true
+                await recovered()
+                return .delivered
             }
             if status == 410 {
                 state.withLockedValue { $0.disabled = true }
@@ -162,24 +203,47 @@ public final class WebhookDeliverer: EventSink {
                 try? await journal.markFailed(
                     endpoint: key, sequence: delivery.sequence, attempts: attempts, error: "410 Gone: endpoint disabled",
                     retryAt: Date())
-                return false
+                return .failed
             }
             failure = "HTTP \(status) \(response.status.reasonPhrase)"
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
             pauseEndpoint = [429, 502, 503, 504].contains(status)
+            endpointDown = status >= 500 || status == 408 || status == 429
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             failure = "no answer within \(endpoint.timeout)"
         } catch {
             // Shutting down: the attempt is abandoned, not failed; it is made again after the restart.
-            if Task.isCancelled { return false }
+            if Task.isCancelled { return .abandoned }
             failure = "\(error)"
+        }
+        if endpointDown {
+            state.withLockedValue {
+                $0.downSince = $0.downSince ?? .now
+                $0.lastDownFailure = .now
+            }
+        }
+        if probe {
+            logger.info(
+                "the endpoint is still down", metadata: ["id": "\(delivery.eventId)", "error": "\(failure)"])
+            do {
+                try await journal.markFailed(
+                    endpoint: key, sequence: delivery.sequence, attempts: delivery.attempts, error: failure,
+                    retryAt: delivery.nextAt)
+            } catch {
+                logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
+            }
+            return .failed
         }
         let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
         let retryAt = delay.map {
             Date().addingTimeInterval($0.seconds)
         }
-        if pauseEndpoint, let retryAt {
-            state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? retryAt, retryAt) }
+        if pauseEndpoint, let delay {
+            // As long as the endpoint asks (Retry-After); otherwise no longer than a probe's interval,
+            // so that the event's own schedule (hours, later on) does not silence the whole endpoint.
+            let pause = retryAfter == nil ? min(delay, probeInterval) : delay
+            let until = Date().addingTimeInterval(pause.seconds)
+            state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? until, until) }
         }
         if retryAt == nil {
             logger.warning(
@@ -196,7 +260,27 @@ public final class WebhookDeliverer: EventSink {
         } catch {
             logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
         }
-        return false
+        return .failed
+    }
+
+    /// A success: if the endpoint was down, it is back, and what waits for a retry goes now.
+    private func recovered() async {
+        let downSince = state.withLockedValue { state in
+            defer {
+                state.downSince = nil
+                state.lastDownFailure = nil
+            }
+            return state.downSince
+        }
+        guard let downSince else { return }
+        do {
+            let moved = try await journal.expediteRetries(endpoint: key)
+            logger.notice(
+                "the endpoint answers again; its waiting retries go now",
+                metadata: ["down": "\(downSince.duration(to: .now))", "retries": "\(moved)"])
+        } catch {
+            logger.error("cannot move the waiting retries up", metadata: ["error": "\(error)"])
+        }
     }
 
     /// `Retry-After` in seconds or as an HTTP date.

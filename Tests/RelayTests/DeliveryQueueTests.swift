@@ -1,0 +1,143 @@
+import CallEvents
+import Foundation
+import Testing
+import Xelion
+
+@testable import Relay
+
+/// The journal's side of webhook delivery: which delivery goes next, what a crash leaves, when a
+/// retry is due.
+@Suite("Journal: the delivery queue")
+struct DeliveryQueueTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deliveries-\(UUID().uuidString)")
+    let pbx = Notifications()
+    let route = DeliveryRoute(tenant: "acme", url: "https://crm.example.com/hooks", types: [])
+    var endpoint: String { route.endpoint }
+
+    func open() throws -> Journal {
+        try Journal(directory: directory, routes: ["acme": [route]])
+    }
+
+    /// Two calls of three events each, interleaved as the PBX sends them.
+    func commitTwoCalls(_ journal: Journal) async throws {
+        _ = try await journal.commit([
+            pbx.event(.newCallEvent, call: "one", callerFlow: "c1", calleeFlow: "a1"),
+            pbx.event(.newCallEvent, call: "two", callerFlow: "c2", calleeFlow: "a2"),
+            pbx.event(.callConnectedEvent, call: "one", callerFlow: "c1", calleeFlow: "a1"),
+            pbx.event(.callConnectedEvent, call: "two", callerFlow: "c2", calleeFlow: "a2"),
+            pbx.event(.callHungUpEvent, call: "one", callerFlow: "c1", calleeFlow: "a1"),
+            pbx.event(.callHungUpEvent, call: "two", callerFlow: "c2", calleeFlow: "a2"),
+        ])
+    }
+
+    @Test("one delivery per call is due, the oldest first; a call being delivered is left out")
+    func headsOfCalls() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.callKey) == ["one", "two"])
+        #expect(due.map(\.sequence) == [1, 2])
+        let others = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: ["one"])
+        #expect(others.map(\.callKey) == ["two"])
+        #expect(try await journal.dueDeliveries(endpoint: "acme https://other.example.com", limit: 10, busyCalls: []).isEmpty)
+    }
+
+    @Test("a call's next event is found before the earlier success is written; written successes are not due again")
+    func chain() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        var sequences: [Int64] = []
+        var current = try #require(try await journal.dueDeliveries(endpoint: endpoint, limit: 1, busyCalls: []).first)
+        while true {
+            sequences.append(current.sequence)
+            journal.recordDelivered(endpoint: endpoint, sequence: current.sequence, attempts: 1) { error in
+                Issue.record("\(error)")
+            }
+            guard let next = try await journal.nextDelivery(endpoint: endpoint, callKey: "one", after: current.sequence)
+            else { break }
+            current = next
+        }
+        #expect(sequences == [1, 3, 5], "call one's events in order")
+        try await journal.waitForWrites()
+        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2], "call one done; call two's first event next")
+        #expect(try journal.backlog().first?.delivered == 3)
+    }
+
+    @Test("a failed event holds its call's later events back until its retry; other calls go on")
+    func failureHoldsTheCall() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        let retryAt = Date().addingTimeInterval(300)
+        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 1, error: "HTTP 500", retryAt: retryAt)
+        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2], "call one waits for its first event")
+        // Due deliveries of busy calls do not count: the next wake-up is the retry.
+        let next = try #require(try await journal.nextDue(endpoint: endpoint))
+        #expect(abs(next.timeIntervalSince(retryAt)) < 0.01)
+        #expect(try journal.backlog().first?.lastError == "HTTP 500")
+    }
+
+    @Test("when the endpoint answers again, the retries waiting for later are due at once")
+    func expedite() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        try await journal.markFailed(
+            endpoint: endpoint, sequence: 1, attempts: 3, error: "HTTP 503", retryAt: Date().addingTimeInterval(1800))
+        try await journal.markFailed(
+            endpoint: endpoint, sequence: 2, attempts: 2, error: "HTTP 503", retryAt: Date().addingTimeInterval(300))
+        #expect(try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: []).isEmpty)
+        #expect(try await journal.expediteRetries(endpoint: endpoint) == 2)
+        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [1, 2])
+        #expect(due.map(\.attempts) == [3, 2], "the attempts made stay counted")
+        #expect(try await journal.nextDue(endpoint: endpoint) == nil)
+    }
+
+    @Test("a schedule run out makes a dead letter, which no longer holds its call; retry makes it pending again")
+    func deadLetter() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 8, error: "HTTP 400", retryAt: nil)
+        #expect(try journal.deadDeliveries().map(\.sequence) == [1])
+        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2, 3])
+        #expect(try await journal.retryDead(endpoint: endpoint) == 1)
+        #expect(try journal.deadDeliveries().isEmpty)
+        #expect(try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: []).map(\.sequence) == [1, 2])
+    }
+
+    func commitCalls(_ journal: Journal, batches: Int) async throws {
+        for batch in 0..<batches {
+            _ = try await journal.commit(
+                (0..<100).map { pbx.event(.newCallEvent, call: "call-\(batch)-\($0)", callerFlow: "c\(batch)-\($0)") })
+        }
+    }
+
+    func walSize(_ journal: Journal) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: journal.path + "-wal")[.size] as? Int ?? 0
+    }
+
+    @Test("commits leave the write-ahead log to the checkpointer, which empties it into the database")
+    func checkpoints() async throws {
+        // No background checkpoint during the test: what the commits do on their own shows.
+        let journal = try Journal(
+            directory: directory, options: JournalOptions(checkpointInterval: .seconds(3600)), routes: ["acme": [route]])
+        try await commitCalls(journal, batches: 40)
+        // 4,000 events with their deliveries take some 3,000 pages. SQLite's own checkpoint would have
+        // started the log over at every 1,000.
+        #expect(try walSize(journal) > 2 * 1000 * 4096, "the commits did not checkpoint on their own")
+        let checkpointer = try #require(journal.checkpointer)
+        #expect(try await checkpointer.checkpoint() == 0, "every frame is in the database file")
+        #expect(try journal.count() == 4000)
+    }
+
+    @Test("the background checkpoints keep the write-ahead log small while events are committed")
+    func backgroundCheckpoints() async throws {
+        let journal = try Journal(
+            directory: directory, options: JournalOptions(checkpointInterval: .zero), routes: ["acme": [route]])
+        try await commitCalls(journal, batches: 40)
+        #expect(try walSize(journal) < 2 * 1000 * 4096)
+        #expect(try journal.count() == 4000)
+    }
+}
