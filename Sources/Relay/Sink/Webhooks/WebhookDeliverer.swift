@@ -161,7 +161,10 @@ public final class WebhookDeliverer: EventSink {
         do {
             try await journal.waitForWrites()
         } catch {
-            logger.error("cannot record deliveries; they will be sent again", metadata: ["error": "\(error)"])
+            // On shutdown the wait is cancelled; the writes already asked for still run.
+            if !Task.isCancelled {
+                logger.error("cannot record deliveries; they will be sent again", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -221,18 +224,21 @@ public final class WebhookDeliverer: EventSink {
                 $0.downSince = $0.downSince ?? .now
                 $0.lastDownFailure = .now
             }
-        }
-        if probe {
-            logger.info(
-                "the endpoint is still down", metadata: ["id": "\(delivery.eventId)", "error": "\(failure)"])
-            do {
-                try await journal.markFailed(
-                    endpoint: key, sequence: delivery.sequence, attempts: delivery.attempts, error: failure,
-                    retryAt: delivery.nextAt)
-            } catch {
-                logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
+            if probe {
+                logger.info("the endpoint is still down", metadata: ["id": "\(delivery.eventId)", "error": "\(failure)"])
+                do {
+                    try await journal.markFailed(
+                        endpoint: key, sequence: delivery.sequence, attempts: delivery.attempts, error: failure,
+                        retryAt: delivery.nextAt)
+                } catch {
+                    logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
+                }
+                return .failed
             }
-            return .failed
+        } else {
+            // It answered, refusing this event (a 4xx): the endpoint itself is up. The refused event
+            // follows its schedule like any other failure.
+            await recovered()
         }
         let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
         let retryAt = delay.map {
@@ -263,7 +269,7 @@ public final class WebhookDeliverer: EventSink {
         return .failed
     }
 
-    /// A success: if the endpoint was down, it is back, and what waits for a retry goes now.
+    /// The endpoint answered: if it was down, it is back, and what waits for a retry goes now.
     private func recovered() async {
         let downSince = state.withLockedValue { state in
             defer {
