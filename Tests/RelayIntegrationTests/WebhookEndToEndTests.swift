@@ -15,16 +15,17 @@ final class CRMSink: @unchecked Sendable {
 
     static let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 37 + 11) % 256) }).base64EncodedString()
 
-    static func start(_ arguments: [String] = []) async throws -> CRMSink {
-        try await offThread { try CRMSink(arguments) }
+    /// - Parameter port: the port of a sink stopped before, to stand in for it at the same URL.
+    static func start(_ arguments: [String] = [], port: Int? = nil) async throws -> CRMSink {
+        try await offThread { try CRMSink(arguments, port: port) }
     }
 
-    private init(_ arguments: [String]) throws {
-        port = unusedPort()
+    private init(_ arguments: [String], port: Int?) throws {
+        self.port = port ?? unusedPort()
         process = try PeerProcess(
             TestEnvironment.python,
             [
-                TestEnvironment.sharedPeers.appendingPathComponent("crm_sink.py").path, "--port", "\(port)", "--secret",
+                TestEnvironment.sharedPeers.appendingPathComponent("crm_sink.py").path, "--port", "\(self.port)", "--secret",
                 Self.secret,
             ]
                 + arguments)
@@ -260,6 +261,27 @@ struct WebhookEndToEndTests {
         #expect(await relay.exitStatus() == 0)
         let log = try String(contentsOf: directory.appendingPathComponent("run.log"), encoding: .utf8)
         #expect(log.contains("the endpoint answers again"))
+    }
+
+    @Test("an endpoint that comes back refusing events (4xx) is not probed in a loop")
+    func probeAnsweredWithRefusal() async throws {
+        let peer = try await XelionPeer.start(["--transfer-ratio", "0", "--missed-ratio", "0"])
+        let down = try await CRMSink.start(["--down-seconds", "600", "--down-status", "503"])
+        let relay = try await startRelay(try configuration(peer, down), "run")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("calls?n=2&rate=0")
+        // Each call's first event fails, fails again at once and once more 5 s later; the next retry
+        // is 5 min away, so what comes next is the probe, 30 s after the last failure.
+        try await eventually("three failures per call", within: 30) { try await down.deliveries().attempts >= 6 }
+        down.process.stop()
+        let refusing = try await CRMSink.start(["--down-seconds", "600", "--down-status", "400"], port: down.port)
+        try await eventually("the probe", within: 60) { try await refusing.deliveries().attempts >= 1 }
+        // Watching for what must not happen: a probe loop would post hundreds of times in this window.
+        try await Task.sleep(for: .seconds(3))
+        let attempts = try await refusing.deliveries().attempts
+        #expect(attempts <= 3, "the probe and the other call's expedited retry, then the schedule: \(attempts)")
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
     }
 
     @Test("SIGKILL at random moments under load and while a backlog drains: every journaled event reaches the CRM, under one id")
