@@ -37,6 +37,11 @@ public final class WebhookDeliverer: EventSink {
         /// nil since a success.
         var downSince: ContinuousClock.Instant?
         var lastDownFailure: ContinuousClock.Instant?
+        /// A retry may be scheduled for later: worth asking the journal when. True at start (a
+        /// journal from before a restart) and after each failure; false once the journal says none.
+        var retriesScheduled = true
+        /// Failures so far, so that a "none" read before a failure is recorded does not hide it.
+        var failures = 0
     }
 
     /// While the endpoint is down and nothing else tries it, its oldest waiting event is tried this
@@ -96,9 +101,17 @@ public final class WebhookDeliverer: EventSink {
                         let due = try await journal.dueDeliveries(
                             endpoint: key, limit: concurrency - busy.count, busyCalls: busy)
                         for delivery in due { start(delivery, probe: false, in: &group) }
-                        if !due.isEmpty { continue }
-                        if let next = try await journal.nextDue(endpoint: key) {
-                            wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
+                        // A full batch: more may be due. Otherwise everything due now has started.
+                        if due.count == concurrency - busy.count { continue }
+                        // Each commit wakes the loop; in a steady flow without failures this read
+                        // would be one of three per wake for nothing.
+                        let (retriesScheduled, failures) = state.withLockedValue { ($0.retriesScheduled, $0.failures) }
+                        if retriesScheduled {
+                            if let next = try await journal.nextDue(endpoint: key) {
+                                wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
+                            } else {
+                                state.withLockedValue { if $0.failures == failures { $0.retriesScheduled = false } }
+                            }
                         }
                         if busy.isEmpty, let probeAt = state.withLockedValue({ $0.lastDownFailure.map { $0 + probeInterval } }) {
                             if probeAt <= .now {
@@ -206,6 +219,7 @@ public final class WebhookDeliverer: EventSink {
                 try? await journal.markFailed(
                     endpoint: key, sequence: delivery.sequence, attempts: attempts, error: "410 Gone: endpoint disabled",
                     retryAt: Date())
+                failureRecorded()
                 return .failed
             }
             failure = "HTTP \(status) \(response.status.reasonPhrase)"
@@ -233,6 +247,7 @@ public final class WebhookDeliverer: EventSink {
                 } catch {
                     logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
                 }
+                failureRecorded()
                 return .failed
             }
         } else {
@@ -266,7 +281,17 @@ public final class WebhookDeliverer: EventSink {
         } catch {
             logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
         }
+        failureRecorded()
         return .failed
+    }
+
+    /// A failure is on record, with its retry: the loop asks the journal when the next one is due. (A
+    /// "none" it read before this point is stale, which `failures` tells it.)
+    private func failureRecorded() {
+        state.withLockedValue {
+            $0.retriesScheduled = true
+            $0.failures += 1
+        }
     }
 
     /// The endpoint answered: if it was down, it is back, and what waits for a retry goes now.
