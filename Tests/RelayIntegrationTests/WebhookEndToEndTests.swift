@@ -270,12 +270,20 @@ struct WebhookEndToEndTests {
         let relay = try await startRelay(try configuration(peer, down), "run")
         try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
         try await peer.control("calls?n=2&rate=0")
-        // Each call's first event fails, fails again at once and once more 5 s later; the next retry
-        // is 5 min away, so what comes next is the probe, 30 s after the last failure.
-        try await eventually("three failures per call", within: 30) { try await down.deliveries().attempts >= 6 }
+        // Each call's first event fails, fails again at once and once more 5 s later (the first 503
+        // pauses the endpoint for those 5 s, so one call's second try may wait for them too). After
+        // the fifth failure the next retry is 5 min away and the endpoint pauses for 30 s: what comes
+        // next is the probe, 30 s after the last failure.
+        try await eventually("the endpoint paused after the third failure", within: 30) {
+            try await down.deliveries().attempts >= 5
+        }
+        let paused = Date()
         down.process.stop()
         let refusing = try await CRMSink.start(["--down-seconds", "600", "--down-status", "400"], port: down.port)
-        try await eventually("the probe", within: 60) { try await refusing.deliveries().attempts >= 1 }
+        try await eventually("the probe", within: 60) {
+            guard Date() > paused.addingTimeInterval(32) else { return false }
+            return try await refusing.deliveries().attempts >= 1
+        }
         // Watching for what must not happen: a probe loop would post hundreds of times in this window.
         try await Task.sleep(for: .seconds(3))
         let attempts = try await refusing.deliveries().attempts
