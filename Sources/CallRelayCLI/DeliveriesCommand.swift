@@ -59,10 +59,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
                             "endpoint": letter.endpoint, "sequence": letter.sequence, "id": letter.eventId,
                             "attempts": letter.attempts, "last_error": letter.lastError ?? "",
                         ]
-                        writeLine(
-                            String(
-                                decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-                                as: UTF8.self))
+                        try writeJSONLine(object)
                     } else {
                         writeLine("\(letter.endpoint)  \(letter.eventId)  \(letter.attempts) attempts  \(letter.lastError ?? "")")
                     }
@@ -78,9 +75,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
                         "dead": endpoint.dead,
                     ]
                     if let error = endpoint.lastError { object["last_error"] = error }
-                    writeLine(
-                        String(
-                            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                    try writeJSONLine(object)
                 } else {
                     var line =
                         "\(endpoint.endpoint)  \(endpoint.pending) pending, \(endpoint.delivered) delivered, \(endpoint.dead) dead"

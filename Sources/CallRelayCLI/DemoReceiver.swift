@@ -10,7 +10,7 @@ import Relay
 final class DemoReceiver: Sendable {
     let url: String
     private let channel: any Channel
-    private let received = NIOLockedValueBox((count: 0, badSignatures: 0))
+    private let received: NIOLockedValueBox<(count: Int, badSignatures: Int)>
 
     var counts: (count: Int, badSignatures: Int) { received.withLockedValue { $0 } }
 
@@ -20,7 +20,7 @@ final class DemoReceiver: Sendable {
         async throws -> DemoReceiver
     {
         let signer = try WebhookSigner(secrets: [secret])
-        let box = NIOLockedValueBox<DemoReceiver?>(nil)
+        let received = NIOLockedValueBox((count: 0, badSignatures: 0))
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -28,11 +28,9 @@ final class DemoReceiver: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
                         Handler(signer: signer) { id, body, signed in
-                            box.withLockedValue { receiver in
-                                receiver?.received.withLockedValue {
-                                    $0.count += 1
-                                    if !signed { $0.badSignatures += 1 }
-                                }
+                            received.withLockedValue {
+                                $0.count += 1
+                                if !signed { $0.badSignatures += 1 }
                             }
                             onDelivery(id, body, signed)
                         })
@@ -40,14 +38,13 @@ final class DemoReceiver: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress?.port ?? 0
-        let receiver = DemoReceiver(url: "http://127.0.0.1:\(port)/hooks/calls", channel: channel)
-        box.withLockedValue { $0 = receiver }
-        return receiver
+        return DemoReceiver(url: "http://127.0.0.1:\(port)/hooks/calls", channel: channel, received: received)
     }
 
-    private init(url: String, channel: any Channel) {
+    private init(url: String, channel: any Channel, received: NIOLockedValueBox<(count: Int, badSignatures: Int)>) {
         self.url = url
         self.channel = channel
+        self.received = received
     }
 
     func stop() async { try? await channel.close() }

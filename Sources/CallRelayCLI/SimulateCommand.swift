@@ -54,10 +54,7 @@ struct SimulateCommand: AsyncParsableCommand {
             caPath = path
         }
         let ready = ["rest": simulator.restBase, "ca": caPath].compactMapValues { $0 }
-        writeLine(
-            String(
-                decoding: try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys, .withoutEscapingSlashes]),
-                as: UTF8.self))
+        try writeJSONLine(ready, options: [.sortedKeys, .withoutEscapingSlashes])
         let interrupted = InterruptHandler { Foundation.exit(0) }
         defer { interrupted.cancel() }
         while true {

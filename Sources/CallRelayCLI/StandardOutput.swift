@@ -10,3 +10,8 @@ func writeLine(_ line: String) {
 func writeError(_ message: String) {
     FileHandle.standardError.write(Data(("callrelay: " + message + "\n").utf8))
 }
+
+/// One JSON object as a line on stdout, keys sorted.
+func writeJSONLine(_ object: [String: Any], options: JSONSerialization.WritingOptions = [.sortedKeys]) throws {
+    writeLine(String(decoding: try JSONSerialization.data(withJSONObject: object, options: options), as: UTF8.self))
+}

@@ -10,27 +10,11 @@ struct JournalEndToEndTests {
     var data: URL { directory.appendingPathComponent("data") }
 
     func configuration(_ peer: XelionPeer) throws -> URL {
-        let file = directory.appendingPathComponent("callrelay.yaml")
-        try """
-        data_dir: ./data
-        log_stream:
-          path: ./events.jsonl
-          format: json
-        tenants:
-          - name: acme
-            xelion:
-              url: \(peer.restBase)acme/
-              username: admin
-              password_env: ACME_XELION_PASSWORD
-              ca_file: \(peer.caFile ?? "")
-        """.write(to: file, atomically: true, encoding: .utf8)
-        return file
+        try RelayProcess.configuration(peer, in: directory)
     }
 
     func startRelay(_ config: URL, _ name: String) async throws -> PeerProcess {
-        try await PeerProcess.launch(
-            TestEnvironment.callrelay, ["run", "--config", config.path], readyLine: false,
-            environment: ["ACME_XELION_PASSWORD": "secret"], standardError: directory.appendingPathComponent("\(name).log"))
+        try await RelayProcess.start(config, name, environment: ["ACME_XELION_PASSWORD": "secret"])
     }
 
     /// The complete lines of the log stream, as JSON objects.
@@ -43,13 +27,7 @@ struct JournalEndToEndTests {
 
     /// `callrelay tail` over the journal, as JSON objects.
     func tail(_ arguments: [String] = []) async throws -> [[String: Any]] {
-        let process = try await PeerProcess.launch(
-            TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json"] + arguments, readyLine: false)
-        let output = await process.rest()
-        #expect(await process.exitStatus() == 0)
-        return output.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        try await RelayProcess.tail(data, arguments)
     }
 
     static func key(_ type: Any?, _ call: Any?, _ caller: Any?, _ callee: Any?) -> String {

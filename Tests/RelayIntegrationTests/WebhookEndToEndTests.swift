@@ -62,45 +62,38 @@ struct WebhookEndToEndTests {
     let directory = TestEnvironment.temporaryDirectory()
     var data: URL { directory.appendingPathComponent("data") }
 
-    func configuration(_ peer: XelionPeer, _ sink: CRMSink, extra: String = "") throws -> URL {
-        let file = directory.appendingPathComponent("callrelay.yaml")
-        try """
-        data_dir: ./data
-        log_stream:
-          path: ./events.jsonl
-        tenants:
-          - name: acme
-            xelion:
-              url: \(peer.restBase)acme/
-              username: admin
-              password_env: ACME_XELION_PASSWORD
-              ca_file: \(peer.caFile ?? "")
-            webhooks:
-              - url: \(sink.url)
-                secret_env: ACME_WEBHOOK_SECRET
-                headers_env: {Authorization: ACME_CRM_TOKEN}
-        \(extra)
-        """.write(to: file, atomically: true, encoding: .utf8)
-        return file
+    func configuration(_ peer: XelionPeer, _ sink: CRMSink) throws -> URL {
+        try RelayProcess.configuration(
+            peer, in: directory,
+            tenant: """
+                    webhooks:
+                      - url: \(sink.url)
+                        secret_env: ACME_WEBHOOK_SECRET
+                        headers_env: {Authorization: ACME_CRM_TOKEN}
+                """)
     }
 
     func startRelay(_ config: URL, _ name: String) async throws -> PeerProcess {
-        try await PeerProcess.launch(
-            TestEnvironment.callrelay, ["run", "--config", config.path], readyLine: false,
+        try await RelayProcess.start(
+            config, name,
             environment: [
                 "ACME_XELION_PASSWORD": "secret", "ACME_WEBHOOK_SECRET": CRMSink.secret, "ACME_CRM_TOKEN": "Bearer t0ken",
-            ],
-            standardError: directory.appendingPathComponent("\(name).log"))
+            ])
     }
 
     func journaledIds() async throws -> [String] {
-        let process = try await PeerProcess.launch(
-            TestEnvironment.callrelay, ["tail", "--data-dir", data.path, "--json"], readyLine: false)
-        let output = await process.rest()
-        _ = await process.exitStatus()
-        return output.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+        try await RelayProcess.tail(data).compactMap { $0["id"] as? String }
+    }
+
+    /// Waits until the CRM has accepted every journaled event; returns their ids, oldest first.
+    func everyJournaledEventDelivered(to sink: CRMSink, within seconds: Double = 15) async throws -> [String] {
+        var journaled: [String] = []
+        try await eventually("every journaled event delivered", within: seconds) {
+            journaled = try await journaledIds()
+            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
+            return !journaled.isEmpty && Set(accepted) == Set(journaled)
         }
+        return journaled
     }
 
     /// The receiver got each call's events in the journal's order.
@@ -137,12 +130,7 @@ struct WebhookEndToEndTests {
         // An outage of the CRM in the middle: 503 with Retry-After, then back.
         try await sink.control("down?seconds=2")
         try await peer.control("calls?n=10&rate=0")
-        var journaled: [String] = []
-        try await eventually("every journaled event delivered", within: 60) {
-            journaled = try await journaledIds()
-            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
-            return !journaled.isEmpty && Set(accepted) == Set(journaled)
-        }
+        let journaled = try await everyJournaledEventDelivered(to: sink, within: 60)
         let result = try await sink.deliveries()
         let ids = result.accepted.compactMap { $0["webhook-id"] as? String }
         #expect(ids.count == journaled.count, "each event accepted once")
@@ -214,12 +202,7 @@ struct WebhookEndToEndTests {
         try await peer.control("calls?n=5&rate=0")
         try await eventually("the first delivery reached the gone endpoint") { try await gone.deliveries().attempts >= 1 }
         try await peer.control("calls?n=5&rate=0")
-        var journaled: [String] = []
-        try await eventually("the healthy endpoint has every event") {
-            journaled = try await journaledIds()
-            let accepted = try await healthy.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
-            return !journaled.isEmpty && Set(accepted) == Set(journaled)
-        }
+        _ = try await everyJournaledEventDelivered(to: healthy)
         // Only the attempts already in flight when the first 410 came (at most the endpoint's
         // concurrency, 16); none of the later calls' events.
         let attempts = try await gone.deliveries().attempts
@@ -242,14 +225,9 @@ struct WebhookEndToEndTests {
         let calls = 30
         try await peer.control("calls?n=\(calls)&rate=3")
         _ = try await peer.manifestWhenPlayed()
-        var journaled: [String] = []
         // The default schedule retries after 5 s, then 5 min, then 30 min: waiting it out would take
         // half an hour. The endpoint is noticed back within a probe's interval (30 s) instead.
-        try await eventually("the backlog delivered after the outage", within: 75) {
-            journaled = try await journaledIds()
-            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
-            return !journaled.isEmpty && Set(accepted) == Set(journaled)
-        }
+        let journaled = try await everyJournaledEventDelivered(to: sink, within: 75)
         let result = try await sink.deliveries()
         #expect(result.accepted.count == journaled.count, "each event accepted once")
         expectInOrderPerCall(result.accepted, journaled: journaled)
@@ -319,12 +297,7 @@ struct WebhookEndToEndTests {
             try await eventually("subscribed again") { try await peer.subscribedTenants() == ["acme"] }
         }
         _ = try await peer.manifestWhenPlayed()
-        var journaled: [String] = []
-        try await eventually("every journaled event delivered", within: 90) {
-            journaled = try await journaledIds()
-            let accepted = try await sink.deliveries().accepted.compactMap { $0["webhook-id"] as? String }
-            return !journaled.isEmpty && Set(accepted) == Set(journaled)
-        }
+        let journaled = try await everyJournaledEventDelivered(to: sink, within: 90)
         let accepted = try await sink.deliveries().accepted
         for entry in accepted {
             #expect(

@@ -53,10 +53,12 @@ public struct RelayConfiguration: Sendable {
         /// Enough for a thousand events a second to a CRM that answers in 10 ms, with calls' events
         /// arriving in bursts; few enough not to look like an attack.
         public static let defaultConcurrency = 16
+        /// No answer within this is a failed attempt.
+        public static let defaultTimeout = Duration.seconds(15)
 
         public init(
             url: String, secrets: [String], headers: [(name: String, value: String)] = [], types: [String] = [],
-            caFile: String? = nil, timeout: Duration = .seconds(15), schedule: RetrySchedule = .init(),
+            caFile: String? = nil, timeout: Duration = defaultTimeout, schedule: RetrySchedule = .init(),
             concurrency: Int = defaultConcurrency
         ) {
             self.concurrency = concurrency

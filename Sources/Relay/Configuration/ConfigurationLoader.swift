@@ -276,7 +276,7 @@ private struct Reader {
             }
         }
         let caFile = self.path(keys["ca_file"], path: "\(path).ca_file", mustExist: true)
-        let timeout = duration(keys["timeout"], path: "\(path).timeout") ?? .seconds(15)
+        let timeout = duration(keys["timeout"], path: "\(path).timeout") ?? RelayConfiguration.WebhookEndpoint.defaultTimeout
         var schedule = RetrySchedule()
         if let scheduleNode = keys["retry_schedule"] {
             let delays = names(scheduleNode, path: "\(path).retry_schedule").compactMap { text -> Duration? in

@@ -143,12 +143,6 @@ extension Journal {
         }.map { Date(timeIntervalSince1970: $0) }
     }
 
-    /// Records a 2xx: this event is done for this endpoint, after a crash too.
-    public func markDelivered(endpoint: String, sequence: Int64, attempts: Int) async throws(JournalError) {
-        try await writeUnsynced { db in try Self.markDelivered(endpoint: endpoint, sequence: sequence, attempts: attempts, db: db)
-        }
-    }
-
     /// Records a 2xx without waiting for the write, which the journal's writer applies after the
     /// writes it already holds; ``waitForWrites()`` waits for it. Successes that arrive while the
     /// writer is busy (with an events commit and its fsync) are recorded together in one transaction.
@@ -182,7 +176,7 @@ extension Journal {
                     return .commit
                 }
             } catch {
-                let failure = JournalError.writeFailed(path: path, reason: (error as? DatabaseError)?.message ?? "\(error)")
+                let failure = JournalError.writeFailed(path: path, reason: JournalError.reason(error))
                 for mark in marks { mark.onError(failure) }
             }
         }
@@ -193,11 +187,6 @@ extension Journal {
             sql:
                 "UPDATE deliveries SET state = 'delivered', attempts = ?, last_error = NULL, updated_at = ? WHERE endpoint = ? AND seq = ?"
         ).execute(arguments: [attempts, Date().timeIntervalSince1970, endpoint, sequence])
-    }
-
-    /// Returns once every write asked for before it is done (the writer takes them in order).
-    public func waitForWrites() async throws(JournalError) {
-        try await waitForWriter()
     }
 
     /// Records a failed attempt: tried again at `retryAt`, or a dead letter when nil.

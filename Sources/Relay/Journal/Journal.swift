@@ -101,7 +101,7 @@ public final class Journal: Sendable {
         do {
             return try await pool.writeWithoutTransaction { db in
                 // Set on every commit: delivery outcomes lower it on the same connection.
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                try Self.setSynchronous(synchronous, db)
                 var outcome = CommitOutcome()
                 try db.inTransaction(.immediate) {
                     outcome = try Self.store(
@@ -112,10 +112,8 @@ public final class Journal: Sendable {
                 checkpointer?.written()
                 return outcome
             }
-        } catch let error as DatabaseError {
-            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
-            throw .writeFailed(path: path, reason: "\(error)")
+            throw .writeFailed(path: path, reason: JournalError.reason(error))
         }
     }
 
@@ -247,19 +245,26 @@ public final class Journal: Sendable {
         let checkpointer = self.checkpointer
         pool.asyncWriteWithoutTransaction { db in
             // Cannot fail for a valid setting; if it did, the write would merely be synced.
-            try? db.execute(sql: "PRAGMA synchronous = \(JournalOptions.Durability.normal.pragma)")
+            try? Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
             body(db)
             checkpointer?.written()
         }
     }
 
-    /// Returns once the writer has done everything it was given before.
-    func waitForWriter() async throws(JournalError) {
+    /// Returns once the writer has done everything it was given before, such as successes recorded
+    /// with ``recordDelivered(endpoint:sequence:attempts:onError:)``.
+    public func waitForWrites() async throws(JournalError) {
         do {
             try await pool.writeWithoutTransaction { _ in }
         } catch {
-            throw .writeFailed(path: path, reason: "\(error)")
+            throw .writeFailed(path: path, reason: JournalError.reason(error))
         }
+    }
+
+    /// The writer connection's `synchronous` setting, which commits and delivery outcomes set to what
+    /// each needs. Cached: it runs for every commit.
+    private static func setSynchronous(_ value: String, _ db: Database) throws {
+        try db.cachedStatement(sql: "PRAGMA synchronous = \(value)").execute()
     }
 
     private func write<T: Sendable>(
@@ -269,7 +274,7 @@ public final class Journal: Sendable {
         do {
             return try await pool.writeWithoutTransaction { db in
                 defer { checkpointer?.written() }
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                try Self.setSynchronous(synchronous, db)
                 var value: T?
                 try db.inTransaction(.immediate) {
                     value = try body(db)
@@ -278,10 +283,8 @@ public final class Journal: Sendable {
                 guard let value else { throw DatabaseError(message: "the transaction returned nothing") }
                 return value
             }
-        } catch let error as DatabaseError {
-            throw .writeFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
-            throw .writeFailed(path: path, reason: "\(error)")
+            throw .writeFailed(path: path, reason: JournalError.reason(error))
         }
     }
 
@@ -289,20 +292,16 @@ public final class Journal: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
         do {
             return try await pool.read(body)
-        } catch let error as DatabaseError {
-            throw .readFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
-            throw .readFailed(path: path, reason: "\(error)")
+            throw .readFailed(path: path, reason: JournalError.reason(error))
         }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(JournalError) -> T {
         do {
             return try pool.read(body)
-        } catch let error as DatabaseError {
-            throw .readFailed(path: path, reason: error.message ?? "\(error)")
         } catch {
-            throw .readFailed(path: path, reason: "\(error)")
+            throw .readFailed(path: path, reason: JournalError.reason(error))
         }
     }
 }

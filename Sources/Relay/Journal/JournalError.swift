@@ -1,3 +1,5 @@
+import GRDB
+
 /// Why the journal could not be opened, written or read; each with what to do about it.
 public enum JournalError: Error, Sendable, CustomStringConvertible {
     /// The file exists but is not a usable SQLite database. It is never replaced silently.
@@ -21,5 +23,10 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
         case .readFailed(let path, let reason): return "cannot read the journal \(path): \(reason)"
         case .missing(let path): return "no journal at \(path): has `callrelay run` used this data_dir yet?"
         }
+    }
+
+    /// SQLite's own message when there is one.
+    static func reason(_ error: any Error) -> String {
+        (error as? DatabaseError)?.message ?? "\(error)"
     }
 }

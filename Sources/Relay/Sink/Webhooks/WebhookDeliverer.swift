@@ -95,7 +95,7 @@ public final class WebhookDeliverer: EventSink {
                     // which stops when any of its services ends, goes on for every other endpoint.
                     wait = .seconds(3600)
                 } else if let pausedUntil, pausedUntil > Date() {
-                    wait = .milliseconds(Int(pausedUntil.timeIntervalSinceNow * 1000) + 1)
+                    wait = Self.until(pausedUntil)
                 } else if busy.count < concurrency {
                     do {
                         let due = try await journal.dueDeliveries(
@@ -108,7 +108,7 @@ public final class WebhookDeliverer: EventSink {
                         let (retriesScheduled, failures) = state.withLockedValue { ($0.retriesScheduled, $0.failures) }
                         if retriesScheduled {
                             if let next = try await journal.nextDue(endpoint: key) {
-                                wait = min(wait, .milliseconds(max(1, Int(next.timeIntervalSinceNow * 1000) + 1)))
+                                wait = min(wait, Self.until(next))
                             } else {
                                 state.withLockedValue { if $0.failures == failures { $0.retriesScheduled = false } }
                             }
@@ -312,6 +312,11 @@ public final class WebhookDeliverer: EventSink {
         } catch {
             logger.error("cannot move the waiting retries up", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// From now until just after `date`, at least a millisecond.
+    static func until(_ date: Date) -> Duration {
+        .milliseconds(max(1, Int(date.timeIntervalSinceNow * 1000) + 1))
     }
 
     /// `Retry-After` in seconds or as an HTTP date.
