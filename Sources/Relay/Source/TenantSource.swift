@@ -201,8 +201,14 @@ public final class XelionTenantSource: Sendable {
             }
             return socket
         }
-        if let gate { return try await gate.run(work) }
-        return try await work()
+        // In a child task, so that the stack this deep work grows is freed when it ends: a task keeps
+        // its peak stack for life, and this one then waits on a socket for days.
+        let gate = self.gate
+        async let socket: WebSocketConnection = {
+            if let gate { return try await gate.run(work) }
+            return try await work()
+        }()
+        return try await socket
     }
 
     /// Why a connection ended or could not be made.
@@ -226,73 +232,36 @@ public final class XelionTenantSource: Sendable {
         }
     }
 
-    /// Reads one connection until it ends, with the liveness check and session renewal beside it.
+    /// Reads one connection until it ends, with the liveness check and session renewal on timers.
+    ///
+    /// The messages are read in the source's own task: an idle tenant then costs one task, not one
+    /// per chore (see ``ConnectionTimers``).
     private func serve(_ socket: WebSocketConnection, lastAlive: inout Date?) async -> Cause {
-        let alive = NIOLockedValueBox<Date>(Date())
-        let cause = await withTaskGroup(of: Cause?.self) { group in
-            group.addTask {
-                do {
-                    for try await message in socket.messages {
-                        await self.handle(message, alive: alive)
-                    }
-                    return .closed(try await socket.closeResult)
-                } catch {
-                    if Task.isCancelled { return .shutdown }
-                    return (error as? WebSocketError).map(Cause.socket) ?? .other("\(error)")
-                }
+        let timers = ConnectionTimers(
+            socket: socket, session: session, livenessInterval: configuration.livenessInterval,
+            livenessTimeout: configuration.livenessTimeout, logger: logger)
+        timers.start(renewalDate: await session.renewalDate)
+        var cause: Cause
+        do {
+            for try await message in socket.messages {
+                await handle(message, timers: timers)
             }
-            group.addTask {
-                while true {
-                    do { try await Task.sleep(for: self.configuration.livenessInterval) } catch { return nil }
-                    let sentAt = Date()
-                    try? await socket.send(.text(XelionSocketRequest.liveness))
-                    do { try await Task.sleep(for: self.configuration.livenessTimeout) } catch { return nil }
-                    if alive.withLockedValue({ $0 }) < sentAt {
-                        // The socket may look alive (a proxy answering pings) while the PBX is gone.
-                        _ = try? await socket.close(code: .goingAway, reason: "no answer to the liveness check")
-                        return .livenessTimeout(self.configuration.livenessTimeout)
-                    }
-                }
-            }
-            group.addTask {
-                await self.keepSessionFresh()
-                return nil
-            }
-            var result: Cause = .shutdown
-            for await finished in group {
-                if let finished {
-                    result = finished
-                    break
-                }
-            }
-            group.cancelAll()
-            return result
+            cause = .closed(try await socket.closeResult)
+        } catch {
+            cause = Task.isCancelled ? .shutdown : .socket(error)
         }
-        lastAlive = alive.withLockedValue { $0 }
+        await timers.stop()
+        lastAlive = timers.lastSignOfLife
         if Task.isCancelled {
             // Shutting down: the cancelled message stream already sent close 1001; let it finish.
             _ = try? await socket.close(code: .goingAway, reason: "relay shutting down")
             return .shutdown
         }
+        if timers.livenessTimedOut { cause = .livenessTimeout(configuration.livenessTimeout) }
         return cause
     }
 
-    /// Renews the REST session before it expires, for as long as the socket lives.
-    private func keepSessionFresh() async {
-        while !Task.isCancelled {
-            let due = await session.renewalDate ?? Date().addingTimeInterval(600)
-            let wait = max(due.timeIntervalSinceNow, 1)
-            do { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) } catch { return }
-            do {
-                try await session.refreshIfDue()
-            } catch {
-                logger.warning("could not renew the PBX session", metadata: ["error": "\(error)"])
-                do { try await Task.sleep(for: .seconds(30)) } catch { return }
-            }
-        }
-    }
-
-    private func handle(_ message: WebSocketMessage, alive: NIOLockedValueBox<Date>) async {
+    private func handle(_ message: WebSocketMessage, timers: ConnectionTimers) async {
         let now = Date()
         let text: String
         switch message {
@@ -307,13 +276,13 @@ public final class XelionTenantSource: Sendable {
         }
         switch XelionSocketMessage.decode(text) {
         case .callEvent(let event):
-            alive.withLockedValue { $0 = now }
+            timers.sawSignOfLife(at: now)
             update { $0.events += 1 }
             await emit(TenantEvent(tenant: configuration.tenant, receivedAt: now, event: event))
         case .livenessEcho:
-            alive.withLockedValue { $0 = now }
+            timers.sawSignOfLife(at: now)
         case .otherNotification(let type, _):
-            alive.withLockedValue { $0 = now }
+            timers.sawSignOfLife(at: now)
             update { $0.unknownNotifications += 1 }
             logger.debug("notification type not relayed", metadata: ["type": "\(type)"])
         case .malformed(let reason, let text):
