@@ -25,6 +25,8 @@ enum TenantsBenchmark {
     struct Result: Codable {
         var tenants: Int
         var secondsToSubscribeAll: Double
+        /// From the graceful shutdown's start until every socket is closed and every session logged out.
+        var secondsToShutDown: Double
         var residentBeforeKiB: Int
         var residentAfterKiB: Int
         /// After returning freed heap to the system (glibc keeps what the connection burst freed).
@@ -61,11 +63,14 @@ enum TenantsBenchmark {
         let after = residentKiB()
         _ = mallocTrim(0)
         let trimmed = residentKiB()
+        let stopping = ContinuousClock.now
         await daemon.shutdown()
         _ = try? await run.value
+        let stopped = ContinuousClock.now - stopping
         return Result(
             tenants: tenants,
             secondsToSubscribeAll: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            secondsToShutDown: Double(stopped.components.seconds) + Double(stopped.components.attoseconds) / 1e18,
             residentBeforeKiB: before,
             residentAfterKiB: after,
             residentTrimmedKiB: trimmed
@@ -87,11 +92,11 @@ enum TenantsBenchmark {
         let output = try Driver.shell(
             me, ["relay-tenants", "--tenants", "\(tenants)", "--rest", rest, "--ca", directory.path + "/simulator-ca.pem"])
         let result = try JSONDecoder().decode(Result.self, from: Data(output.utf8))
-        print("| tenants | KiB per idle tenant | after malloc_trim | seconds to subscribe all |")
-        print("|---:|---:|---:|---:|")
+        print("| tenants | KiB per idle tenant | after malloc_trim | seconds to subscribe all | seconds to shut down |")
+        print("|---:|---:|---:|---:|---:|")
         print(
             "| \(result.tenants) | \(String(format: "%.1f", result.kibPerTenant)) | \(String(format: "%.1f", result.kibPerTenantTrimmed)) | "
-                + "\(String(format: "%.2f", result.secondsToSubscribeAll)) |"
+                + "\(String(format: "%.2f", result.secondsToSubscribeAll)) | \(String(format: "%.2f", result.secondsToShutDown)) |"
         )
     }
 }
