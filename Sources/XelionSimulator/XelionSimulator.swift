@@ -92,17 +92,22 @@ public final class XelionSimulator: Sendable {
         var sent = 0
         for _ in 0..<calls {
             let events = state.withLockedValue { $0.flows.nextCall() }
-            for event in events {
-                let text = Self.encode(event)
-                let targets = state.withLockedValue { state in
-                    state.connections.filter { $0.value.subscribed.contains(event.type) }.map(\.key)
-                }
-                for connection in targets { connection.send(.text(text)) }
-                if !targets.isEmpty { sent += 1 }
-            }
+            for event in events where send(event) > 0 { sent += 1 }
             if rate > 0 { try? await Task.sleep(for: .milliseconds(Int(1000 / rate))) }
         }
         return sent
+    }
+
+    /// Sends one event now to every connection subscribed to its type; returns how many got it. For
+    /// callers that pace the events themselves (the delivery benchmark).
+    @discardableResult
+    public func send(_ event: SimulatedEvent) -> Int {
+        let text = Self.encode(event)
+        let targets = state.withLockedValue { state in
+            state.connections.filter { $0.value.subscribed.contains(event.type) }.map(\.key)
+        }
+        for connection in targets { connection.send(.text(text)) }
+        return targets.count
     }
 
     /// Ends every socket (cleanly, or as a TCP reset), as a PBX restart would.

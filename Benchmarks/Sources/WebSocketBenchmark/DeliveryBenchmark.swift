@@ -14,7 +14,7 @@ import Xelion
 ///
 /// Needs `../shared/peer` beside the checkout and the test peers' `.venv` (`./scripts/test` makes it).
 enum DeliveryBenchmark {
-    static func run(rate: Double, seconds: Double, durability: JournalOptions.Durability) async throws {
+    static func run(rate: Double, seconds: Double, durability: JournalOptions.Durability, swiftPeers: Bool) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let python = root.appendingPathComponent(".venv/bin/python").path
@@ -25,26 +25,50 @@ enum DeliveryBenchmark {
         let manifest = directory.appendingPathComponent("manifest.jsonl")
         let record = directory.appendingPathComponent("received.jsonl")
         let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
-        let (restPort, wsPort, sinkPort) = (freePort(), freePort(), freePort())
-
-        let pbx = try launch(
-            python,
-            [
-                peers.appendingPathComponent("xelion_peer.py").path, "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)",
-                "--ca-out", directory.appendingPathComponent("ca.pem").path, "--manifest", manifest.path,
-            ])
-        defer { kill(pbx.processIdentifier, SIGKILL) }
-        let sink = try launch(
-            python,
-            [
-                peers.appendingPathComponent("crm_sink.py").path, "--port", "\(sinkPort)", "--secret", secret, "--record",
-                record.path,
-            ])
-        defer { kill(sink.processIdentifier, SIGKILL) }
-        let pbxReady = try readyLine(pbx)
-        _ = try readyLine(sink)
-        guard let rest = pbxReady["rest"] as? String, let ca = pbxReady["ca"] as? String else {
-            throw BenchmarkError("the PBX peer did not start: \(pbxReady)")
+        // Rate 0: as fast as the PBX can send, for `seconds × 1,000` events.
+        let events = Int((rate > 0 ? rate : 1000) * seconds)
+        let rest: String
+        let ca: String
+        let sinkPort: Int
+        var processes: [Process] = []
+        defer { for process in processes { kill(process.processIdentifier, SIGKILL) } }
+        if swiftPeers {
+            let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let (command, arguments) = Driver.pinned(
+                me,
+                [
+                    "delivery-peers", "--manifest", manifest.path, "--record", record.path, "--secret", secret, "--ca-out",
+                    directory.appendingPathComponent("ca.pem").path, "--events", "\(events)", "--rate", "\(rate)",
+                ], core: 1)
+            let peers = try launch(command, arguments)
+            processes.append(peers)
+            let ready = try readyLine(peers)
+            guard let base = ready["rest"] as? String, let caPath = ready["ca"] as? String, let port = ready["crm"] as? Int else {
+                throw BenchmarkError("the Swift peers did not start: \(ready)")
+            }
+            (rest, ca, sinkPort) = (base, caPath, port)
+        } else {
+            let (restPort, wsPort, port) = (freePort(), freePort(), freePort())
+            let pbx = try launch(
+                python,
+                [
+                    peers.appendingPathComponent("xelion_peer.py").path, "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)",
+                    "--ca-out", directory.appendingPathComponent("ca.pem").path, "--manifest", manifest.path,
+                ])
+            processes.append(pbx)
+            let sink = try launch(
+                python,
+                [
+                    peers.appendingPathComponent("crm_sink.py").path, "--port", "\(port)", "--secret", secret, "--record",
+                    record.path,
+                ])
+            processes.append(sink)
+            let pbxReady = try readyLine(pbx)
+            _ = try readyLine(sink)
+            guard let base = pbxReady["rest"] as? String, let caPath = pbxReady["ca"] as? String else {
+                throw BenchmarkError("the PBX peer did not start: \(pbxReady)")
+            }
+            (rest, ca, sinkPort) = (base, caPath, port)
         }
 
         var logger = Logger(label: "bench")
@@ -66,14 +90,13 @@ enum DeliveryBenchmark {
         FileHandle.standardError.write(Data("peers up; waiting for the relay to subscribe\n".utf8))
         while daemon.sources.contains(where: { $0.status.state != .subscribed }) { try await Task.sleep(for: .milliseconds(20)) }
 
-        // About 4.4 PBX events per generated call with the peer's default mix.
-        // Rate 0: as fast as the PBX peer can send, for `seconds × 1,000` events.
-        let calls = Int((rate > 0 ? rate : 1000) * seconds / 4.4)
-        let callRate = rate / 4.4
-        FileHandle.standardError.write(Data("subscribed; playing \(calls) calls\n".utf8))
-        // The peer's control endpoints are on its REST port, over TLS with its own CA.
-        let origin = rest.replacingOccurrences(of: "/api/v1/", with: "")
-        try await post(origin + "/_control/calls?n=\(calls)&rate=\(callRate)", caFile: ca)
+        FileHandle.standardError.write(Data("subscribed; playing \(events) events\n".utf8))
+        if !swiftPeers {
+            // About 4.4 PBX events per generated call with the peer's default mix. Its control
+            // endpoints are on its REST port, over TLS with its own CA.
+            let origin = rest.replacingOccurrences(of: "/api/v1/", with: "")
+            try await post(origin + "/_control/calls?n=\(Int(Double(events) / 4.4))&rate=\(rate / 4.4)", caFile: ca)
+        }
         let started = Date()
         var sent: [String: Double] = [:]
         var received: [(key: String, at: Double, relayed: Double)] = []

@@ -7,7 +7,7 @@ import Relay
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
-//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal]
+//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift]
 //   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
@@ -80,9 +80,17 @@ do {
     case "delivery":
         try await DeliveryBenchmark.run(
             rate: option("--rate").flatMap(Double.init) ?? 1000, seconds: option("--seconds").flatMap(Double.init) ?? 20,
-            durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full)
+            durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
+            swiftPeers: option("--peers") == "swift")
         // The peers' pipes keep Foundation waiting at exit.
         exit(0)
+    case "delivery-peers":
+        guard let manifest = option("--manifest"), let record = option("--record"), let secret = option("--secret"),
+            let caOut = option("--ca-out"), let events = option("--events").flatMap(Int.init)
+        else { throw BenchmarkError("delivery-peers needs --manifest, --record, --secret, --ca-out and --events") }
+        try await SwiftPeers.serve(
+            manifest: manifest, record: record, secret: secret, caOut: caOut, events: events,
+            rate: option("--rate").flatMap(Double.init) ?? 0)
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:

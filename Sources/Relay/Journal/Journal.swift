@@ -217,6 +217,11 @@ public final class Journal: Sendable {
         try read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
     }
 
+    /// The sequence of the newest event, 0 when empty; for tasks, which must not block on a read.
+    public func newestSequence() async throws(JournalError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+    }
+
     /// How many dedupe marks are kept.
     func dedupeMarkCount() throws(JournalError) -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0 }

@@ -42,6 +42,11 @@ public final class WebhookDeliverer: EventSink {
         var retriesScheduled = true
         /// Failures so far, so that a "none" read before a failure is recorded does not hide it.
         var failures = 0
+        /// The journal's newest event when the deliverer started: later events all pass through
+        /// `write(_:)`, so for those the deliverer knows without a read whether a call has more.
+        var startedAfter: Int64?
+        /// The newest event handed to `write(_:)` per call, for calls with events not yet delivered.
+        var newestWritten: [String: Int64] = [:]
     }
 
     /// While the endpoint is down and nothing else tries it, its oldest waiting event is tried this
@@ -78,12 +83,36 @@ public final class WebhookDeliverer: EventSink {
     /// New events were committed: if any is for this endpoint, look for work at once instead of at
     /// the next poll (with many tenants, a commit wakes only the endpoints it concerns).
     public func write(_ entries: [JournalEntry]) {
-        if entries.contains(where: { $0.event.data.tenant == tenant && route.wants($0.event) }) { wakeup.signal() }
+        let mine = entries.filter { $0.event.data.tenant == tenant && route.wants($0.event) }
+        guard !mine.isEmpty else { return }
+        state.withLockedValue { state in
+            for entry in mine {
+                state.newestWritten[entry.event.data.callId] = max(
+                    state.newestWritten[entry.event.data.callId] ?? 0, entry.sequence)
+            }
+        }
+        wakeup.signal()
+    }
+
+    /// Whether the call may have an event after `sequence` waiting. No, without a read, when both were
+    /// committed since the start and none newer came through `write(_:)`. A "no" that misses an event
+    /// committed but not yet handed over costs nothing: the call is released and the loop, woken by
+    /// that hand-over, starts it.
+    private func mayHaveMore(call: String, after sequence: Int64) -> Bool {
+        state.withLockedValue { state in
+            let newest = state.newestWritten[call]
+            if let newest, newest <= sequence { state.newestWritten[call] = nil }
+            guard let startedAfter = state.startedAfter, sequence > startedAfter else { return true }
+            return (newest ?? 0) > sequence
+        }
     }
 
     /// Delivers until cancelled (on shutdown an attempt in flight is abandoned; it is sent again under
     /// the same `webhook-id` after the restart).
     public func run() async {
+        if let newest = try? await journal.newestSequence() {
+            state.withLockedValue { $0.startedAfter = newest }
+        }
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let (busy, pausedUntil, disabled) = state.withLockedValue { ($0.inFlight, $0.pausedUntil, $0.disabled) }
@@ -157,6 +186,8 @@ public final class WebhookDeliverer: EventSink {
             probe = false
             let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
             if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
+            // In a steady flow a call's events come seconds apart: most chains end here, unread.
+            guard mayHaveMore(call: first.callKey, after: delivery.sequence) else { break }
             do {
                 guard let next = try await journal.nextDelivery(endpoint: key, callKey: first.callKey, after: delivery.sequence)
                 else { break }
