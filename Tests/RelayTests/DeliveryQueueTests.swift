@@ -1,5 +1,6 @@
 import CallEvents
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 import Xelion
 
@@ -48,9 +49,10 @@ struct DeliveryQueueTests {
         try await commitTwoCalls(journal)
         var sequences: [Int64] = []
         var current = try #require(try await journal.dueDeliveries(endpoint: endpoint, limit: 1, busyCalls: []).first)
+        var ticket: DeliveredMarkTicket?
         while true {
             sequences.append(current.sequence)
-            journal.recordDelivered(endpoint: endpoint, sequence: current.sequence, attempts: 1) { error in
+            ticket = journal.recordDelivered(endpoint: endpoint, sequence: current.sequence, attempts: 1) { error in
                 Issue.record("\(error)")
             }
             guard let next = try await journal.nextDelivery(endpoint: endpoint, callKey: "one", after: current.sequence)
@@ -58,7 +60,7 @@ struct DeliveryQueueTests {
             current = next
         }
         #expect(sequences == [1, 3, 5], "call one's events in order")
-        try await journal.waitForWrites()
+        await journal.waitUntilRecorded(try #require(ticket))
         let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
         #expect(due.map(\.sequence) == [2], "call one done; call two's first event next")
         #expect(try journal.backlog().first?.delivered == 3)
@@ -139,5 +141,62 @@ struct DeliveryQueueTests {
         try await commitCalls(journal, batches: 40)
         #expect(try walSize(journal) < 2 * 1000 * 4096)
         #expect(try journal.count() == 4000)
+    }
+
+    @Test("a recorded success is on record once the wait returns, with many calls and commits at once")
+    func successesOnRecordAfterTheWait() async throws {
+        let journal = try open()
+        // 32 calls of 20 events, committed in small batches while the calls are being delivered,
+        // so that the writer is busy with commits, recorded successes and waits all at once.
+        let calls = 32, eventsPerCall = 20
+        let committing = NIOLockedValueBox(true)
+        let commits = Task {
+            defer { committing.withLockedValue { $0 = false } }
+            for index in 0..<eventsPerCall {
+                _ = try await journal.commit(
+                    (0..<calls).map { call in
+                        pbx.event(
+                            .callHungUpEvent, call: "call-\(call)", callerFlow: "c\(call)-\(index)",
+                            calleeFlow: "a\(call)-\(index)")
+                    })
+            }
+        }
+        let endpoint = self.endpoint
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for call in 0..<calls {
+                group.addTask {
+                    var delivered = 0
+                    var last: Int64 = 0
+                    while delivered < eventsPerCall {
+                        let stillCommitting = committing.withLockedValue { $0 }
+                        guard
+                            let next = try await journal.nextDelivery(
+                                endpoint: endpoint, callKey: "call-\(call)", after: last, now: .distantFuture)
+                        else {
+                            // All committed and still not found: the test fails rather than spin.
+                            guard stillCommitting else {
+                                Issue.record("call-\(call): only \(delivered) of \(eventsPerCall) events were pending")
+                                return
+                            }
+                            try await Task.sleep(for: .milliseconds(1))
+                            continue
+                        }
+                        let ticket = journal.recordDelivered(endpoint: endpoint, sequence: next.sequence, attempts: 1) { error in
+                            Issue.record("\(error)")
+                        }
+                        await journal.waitUntilRecorded(ticket)
+                        // The call's head is now a later event, never the one just recorded.
+                        let heads = try await journal.dueDeliveries(
+                            endpoint: endpoint, now: .distantFuture, limit: calls, busyCalls: [])
+                        #expect(!heads.contains { $0.sequence == next.sequence }, "event \(next.sequence) still pending")
+                        last = next.sequence
+                        delivered += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await commits.value
+        #expect(try journal.backlog().first?.delivered == calls * eventsPerCall)
     }
 }

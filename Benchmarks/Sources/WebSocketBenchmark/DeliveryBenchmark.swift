@@ -130,7 +130,13 @@ enum DeliveryBenchmark {
                 (key(data["provider_event"], data["call_id"], caller?["flow_id"], callee?["flow_id"]), at, relayed))
         }
         guard received.count == sent.count else {
-            throw BenchmarkError("the CRM received \(received.count) of the PBX's \(sent.count) unique events")
+            // Kept for a post-mortem: the journal, the PBX's manifest and what the CRM received.
+            let kept = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-bench-failed-\(getpid())")
+            try? FileManager.default.copyItem(at: directory, to: kept)
+            let twice = Dictionary(grouping: received, by: \.key).values.filter { $0.count > 1 }.count
+            throw BenchmarkError(
+                "the CRM received \(received.count) of the PBX's \(sent.count) unique events (\(twice) more than once); see \(kept.path)"
+            )
         }
         await daemon.shutdown()
         _ = try? await running.value

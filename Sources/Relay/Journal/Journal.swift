@@ -256,16 +256,6 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Returns once the writer has done everything it was given before, such as successes recorded
-    /// with ``recordDelivered(endpoint:sequence:attempts:onError:)``.
-    public func waitForWrites() async throws(JournalError) {
-        do {
-            try await pool.writeWithoutTransaction { _ in }
-        } catch {
-            throw .writeFailed(path: path, reason: JournalError.reason(error))
-        }
-    }
-
     /// The writer connection's `synchronous` setting, which commits and delivery outcomes set to what
     /// each needs. Cached: it runs for every commit.
     private static func setSynchronous(_ value: String, _ db: Database) throws {

@@ -54,7 +54,8 @@ public final class WebhookDeliverer: EventSink {
     private let probeInterval: Duration
 
     private enum Outcome {
-        case delivered
+        /// Recorded without waiting for the write: the ticket says when it is on record.
+        case delivered(DeliveredMarkTicket)
         case failed
         /// Shutting down: not an attempt.
         case abandoned
@@ -182,7 +183,10 @@ public final class WebhookDeliverer: EventSink {
     private func deliverCall(from first: PendingDelivery, probe: Bool) async {
         var delivery = first
         var probe = probe
-        while await attempt(delivery, probe: probe) == .delivered, !Task.isCancelled {
+        var recorded: DeliveredMarkTicket?
+        while case .delivered(let ticket) = await attempt(delivery, probe: probe) {
+            recorded = ticket
+            if Task.isCancelled { break }
             probe = false
             let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
             if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
@@ -201,15 +205,9 @@ public final class WebhookDeliverer: EventSink {
         }
         // Successes are recorded without waiting, so that the call's next event need not wait for the
         // write. Before the call is released they must be on record: the next search would otherwise
-        // find a delivered event still pending and post it again.
-        do {
-            try await journal.waitForWrites()
-        } catch {
-            // On shutdown the wait is cancelled; the writes already asked for still run.
-            if !Task.isCancelled {
-                logger.error("cannot record deliveries; they will be sent again", metadata: ["error": "\(error)"])
-            }
-        }
+        // find a delivered event still pending and post it again. (A write that fails is logged where
+        // it was recorded; the event then goes again under the same id.)
+        if let recorded { await journal.waitUntilRecorded(recorded) }
     }
 
     /// One POST of `delivery`. A failure is recorded before this returns.
@@ -236,11 +234,11 @@ public final class WebhookDeliverer: EventSink {
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
                 let logger = self.logger
-                journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
+                let ticket = journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
                     logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
                 }
                 await recovered()
-                return .delivered
+                return .delivered(ticket)
             }
             if status == 410 {
                 state.withLockedValue { $0.disabled = true }
