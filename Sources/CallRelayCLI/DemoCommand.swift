@@ -39,7 +39,7 @@ struct DemoCommand: AsyncParsableCommand {
         // A local stand-in CRM, with a fresh signing secret, to show the webhook half of the path.
         var random = SystemRandomNumberGenerator()
         let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()
-        let receiver = try await DemoReceiver.start(secret: secret) { _, body, signed in
+        let receiver = try await WebhookReceiver.start(secret: secret) { _, body, signed in
             guard let event = try? CallEvent.decode(json: body) else { return }
             let type = event.type.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
             writeLine("              CRM ← \(type)  \(event.data.callId)  \(signed ? "signature valid" : "BAD SIGNATURE")")

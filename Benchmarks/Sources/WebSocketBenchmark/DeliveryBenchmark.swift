@@ -29,7 +29,7 @@ enum DeliveryBenchmark {
         let events = Int((rate > 0 ? rate : 1000) * seconds)
         let rest: String
         let ca: String
-        let sinkPort: Int
+        let crmURL: String
         var processes: [Process] = []
         defer { for process in processes { kill(process.processIdentifier, SIGKILL) } }
         if swiftPeers {
@@ -43,10 +43,11 @@ enum DeliveryBenchmark {
             let peers = try launch(command, arguments)
             processes.append(peers)
             let ready = try readyLine(peers)
-            guard let base = ready["rest"] as? String, let caPath = ready["ca"] as? String, let port = ready["crm"] as? Int else {
+            guard let base = ready["rest"] as? String, let caPath = ready["ca"] as? String, let url = ready["crm"] as? String
+            else {
                 throw BenchmarkError("the Swift peers did not start: \(ready)")
             }
-            (rest, ca, sinkPort) = (base, caPath, port)
+            (rest, ca, crmURL) = (base, caPath, url)
         } else {
             let (restPort, wsPort, port) = (freePort(), freePort(), freePort())
             let pbx = try launch(
@@ -68,7 +69,7 @@ enum DeliveryBenchmark {
             guard let base = pbxReady["rest"] as? String, let caPath = pbxReady["ca"] as? String else {
                 throw BenchmarkError("the PBX peer did not start: \(pbxReady)")
             }
-            (rest, ca, sinkPort) = (base, caPath, port)
+            (rest, ca, crmURL) = (base, caPath, "http://127.0.0.1:\(port)/hooks/calls")
         }
 
         var logger = Logger(label: "bench")
@@ -80,7 +81,7 @@ enum DeliveryBenchmark {
             tenants: [
                 .init(
                     name: "acme", xelion: .init(credentials: credentials, caFile: ca),
-                    webhooks: [.init(url: "http://127.0.0.1:\(sinkPort)/hooks/calls", secrets: [secret])])
+                    webhooks: [.init(url: crmURL, secrets: [secret])])
             ],
             journal: JournalOptions(durability: durability),
             logStream: .init(path: "/dev/null")

@@ -3,21 +3,24 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Relay
 
-/// The demo's stand-in CRM: a local HTTP endpoint that checks each webhook's Standard Webhooks
-/// signature, answers 204, and reports what it got.
-final class DemoReceiver: Sendable {
-    let url: String
+/// A stand-in CRM on the loopback interface: checks each webhook's Standard Webhooks signature,
+/// answers 204 (401 when the signature does not match), and hands every delivery to `onDelivery`.
+/// `callrelay demo` shows what it gets; the delivery benchmark measures with it.
+public final class WebhookReceiver: Sendable {
+    /// `http://127.0.0.1:PORT/hooks/calls`.
+    public let url: String
     private let channel: any Channel
     private let received: NIOLockedValueBox<(count: Int, badSignatures: Int)>
 
-    var counts: (count: Int, badSignatures: Int) { received.withLockedValue { $0 } }
+    /// Deliveries so far, and how many of them had a signature that did not match.
+    public var counts: (count: Int, badSignatures: Int) { received.withLockedValue { $0 } }
 
-    static func start(
+    /// Listens on an ephemeral loopback port. `onDelivery` runs on an event loop: it must not block.
+    public static func start(
         secret: String, onDelivery: @escaping @Sendable (_ id: String, _ body: String, _ signed: Bool) -> Void
     )
-        async throws -> DemoReceiver
+        async throws -> WebhookReceiver
     {
         let signer = try WebhookSigner(secrets: [secret])
         let received = NIOLockedValueBox((count: 0, badSignatures: 0))
@@ -38,7 +41,7 @@ final class DemoReceiver: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress?.port ?? 0
-        return DemoReceiver(url: "http://127.0.0.1:\(port)/hooks/calls", channel: channel, received: received)
+        return WebhookReceiver(url: "http://127.0.0.1:\(port)/hooks/calls", channel: channel, received: received)
     }
 
     private init(url: String, channel: any Channel, received: NIOLockedValueBox<(count: Int, badSignatures: Int)>) {
@@ -47,7 +50,7 @@ final class DemoReceiver: Sendable {
         self.received = received
     }
 
-    func stop() async { try? await channel.close() }
+    public func stop() async { try? await channel.close() }
 
     private final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
