@@ -140,7 +140,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "Xelion", "CallEvents", "XelionSimulator", "TestSupport"],
+            dependencies: [
+                "Relay", "Xelion", "CallEvents", "XelionSimulator", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             exclude: ["Peers"],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import CallEvents
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import Testing
 import Xelion
@@ -198,5 +200,30 @@ struct DeliveryQueueTests {
         }
         try await commits.value
         #expect(try journal.backlog().first?.delivered == calls * eventsPerCall)
+    }
+
+    @Test("a deliverer whose events wait (endpoint down, dead letters) keeps no unbounded record of their calls")
+    func trackedCallsStayBounded() async throws {
+        let journal = try open()
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let secret = "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()
+        let made = Result {
+            try WebhookDeliverer(
+                tenant: "acme", endpoint: .init(url: "https://crm.example.com/hooks", secrets: [secret]),
+                journal: journal, http: http, logger: Logger(label: "test"))
+        }
+        try await http.shutdown()
+        let deliverer = try made.get()
+        // Never run: nothing is delivered, so no call is ever done.
+        for batch in 0..<25 {
+            deliverer.write(
+                (0..<1_000).map { index in
+                    JournalEntry(
+                        sequence: Int64(batch * 1_000 + index + 1), json: "{}",
+                        event: pbx.event(.newCallEvent, call: "call-\(batch)-\(index)"))
+                })
+        }
+        #expect(deliverer.trackedCalls > 0)
+        #expect(deliverer.trackedCalls <= WebhookDeliverer.trackedCallsLimit + 1_000)
     }
 }

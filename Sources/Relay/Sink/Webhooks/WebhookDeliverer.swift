@@ -49,6 +49,12 @@ public final class WebhookDeliverer: EventSink {
         var newestWritten: [String: Int64] = [:]
     }
 
+    /// At most this many calls are tracked in `newestWritten`.
+    static let trackedCallsLimit = 10_000
+
+    /// Calls tracked in `newestWritten`, for tests.
+    var trackedCalls: Int { state.withLockedValue { $0.newestWritten.count } }
+
     /// While the endpoint is down and nothing else tries it, its oldest waiting event is tried this
     /// often, so that a CRM that comes back is noticed without waiting out the retry schedule.
     private let probeInterval: Duration
@@ -91,6 +97,13 @@ public final class WebhookDeliverer: EventSink {
                 state.newestWritten[entry.event.data.callId] = max(
                     state.newestWritten[entry.event.data.callId] ?? 0, entry.sequence)
             }
+            // Calls whose events are not delivered for a long time (an endpoint down or disabled,
+            // dead letters) would pile up here. Forgetting is safe: events up to this point are then
+            // treated like those from before the start, with a read.
+            if state.newestWritten.count > Self.trackedCallsLimit, let newest = mine.map(\.sequence).max() {
+                state.newestWritten.removeAll()
+                state.startedAfter = max(state.startedAfter ?? 0, newest)
+            }
         }
         wakeup.signal()
     }
@@ -112,7 +125,7 @@ public final class WebhookDeliverer: EventSink {
     /// the same `webhook-id` after the restart).
     public func run() async {
         if let newest = try? await journal.newestSequence() {
-            state.withLockedValue { $0.startedAfter = newest }
+            state.withLockedValue { $0.startedAfter = max($0.startedAfter ?? 0, newest) }
         }
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
