@@ -214,12 +214,16 @@ public final class Journal: Sendable {
 
     /// The sequence of the newest event, 0 when empty.
     public func lastSequence() throws(JournalError) -> Int64 {
-        try read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+        try read(Self.newestSequence)
     }
 
     /// The sequence of the newest event, 0 when empty; for tasks, which must not block on a read.
     public func newestSequence() async throws(JournalError) -> Int64 {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+        try await read(Self.newestSequence)
+    }
+
+    private static func newestSequence(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
     }
 
     /// How many dedupe marks are kept.

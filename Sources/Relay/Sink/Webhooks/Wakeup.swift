@@ -40,7 +40,7 @@ final class Wakeup: Sendable {
         }) {
             return
         }
-        let timer = timers.scheduleTask(in: .nanoseconds(Int64(timeout.seconds * 1e9))) { self.signal() }
+        let timer = timers.scheduleTask(in: TimeAmount(timeout)) { self.signal() }
         defer { timer.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
