@@ -21,14 +21,29 @@ final class CRMSink: @unchecked Sendable {
     }
 
     private init(_ arguments: [String], port: Int?) throws {
-        self.port = port ?? unusedPort()
-        process = try PeerProcess(
-            TestEnvironment.python,
-            [
-                TestEnvironment.sharedPeers.appendingPathComponent("crm_sink.py").path, "--port", "\(self.port)", "--secret",
-                Self.secret,
-            ]
-                + arguments)
+        func launch(_ port: Int) throws -> PeerProcess {
+            try PeerProcess(
+                TestEnvironment.python,
+                [
+                    TestEnvironment.sharedPeers.appendingPathComponent("crm_sink.py").path, "--port", "\(port)", "--secret",
+                    Self.secret,
+                ]
+                    + arguments)
+        }
+        // A port found free can be taken by another test before the sink binds it: with no port
+        // asked for, try another one.
+        var attempt = 0
+        var chosen = port ?? unusedPort()
+        while true {
+            do {
+                process = try launch(chosen)
+                break
+            } catch  where port == nil && attempt < 2 {
+                attempt += 1
+                chosen = unusedPort()
+            }
+        }
+        self.port = chosen
         url = process.ready["url"] as? String ?? ""
     }
 
