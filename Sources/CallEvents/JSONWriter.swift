@@ -15,6 +15,7 @@ struct JSONWriter {
     init() { bytes.reserveCapacity(1024) }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+    var utf8: [UInt8] { bytes }
 
     mutating func write(_ event: CallEvent) {
         open()
@@ -242,9 +243,12 @@ struct JSONWriter {
 
 extension JSONValue {
     /// Compact JSON with object keys sorted: equal values give equal text.
-    public var canonicalJSON: String {
+    public var canonicalJSON: String { String(decoding: canonicalUTF8, as: UTF8.self) }
+
+    /// ``canonicalJSON`` as UTF-8 bytes.
+    public var canonicalUTF8: [UInt8] {
         var writer = JSONWriter()
         writer.value(self, sortedKeys: true)
-        return writer.text
+        return writer.utf8
     }
 }

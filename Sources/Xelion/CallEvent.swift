@@ -61,15 +61,15 @@ public struct XelionCallEvent: Sendable, Hashable {
             guard let value = object[key]?.text, !value.isEmpty else { return nil }
             return value
         }
-        func party(_ side: String) -> XelionParty {
+        func party(_ keys: PartyKeys) -> XelionParty {
             XelionParty(
-                user: text(side + "User"),
-                userAddressable: text(side + "UserAddressable"),
-                phoneNumber: text(side + "PhoneNumber"),
-                addressable: text(side + "Addressable"),
-                addressableSyncId: text(side + "AddressableSyncId"),
-                addressableSyncSource: text(side + "AddressableSyncSource"),
-                callLogOid: text(side + "CallLogOid")
+                user: text(keys.user),
+                userAddressable: text(keys.userAddressable),
+                phoneNumber: text(keys.phoneNumber),
+                addressable: text(keys.addressable),
+                addressableSyncId: text(keys.addressableSyncId),
+                addressableSyncSource: text(keys.addressableSyncSource),
+                callLogOid: text(keys.callLogOid)
             )
         }
         self.type = type
@@ -78,11 +78,30 @@ public struct XelionCallEvent: Sendable, Hashable {
         self.callId = callId
         self.callerFlowId = text("callerFlowId")
         self.calleeFlowId = text("calleeFlowId")
-        self.caller = party("caller")
-        self.callee = party("callee")
+        self.caller = party(.caller)
+        self.callee = party(.callee)
         self.calleePhoneLineOid = text("calleePhoneLineOid")
         self.duration = object["duration"]?.integer
         self.raw = object
+    }
+
+    /// The keys of one side's fields, made once: most are too long for Swift's inline strings, so
+    /// building them for every event would allocate each.
+    private struct PartyKeys: Sendable {
+        let user, userAddressable, phoneNumber, addressable, addressableSyncId, addressableSyncSource, callLogOid: String
+
+        init(_ side: String) {
+            user = side + "User"
+            userAddressable = side + "UserAddressable"
+            phoneNumber = side + "PhoneNumber"
+            addressable = side + "Addressable"
+            addressableSyncId = side + "AddressableSyncId"
+            addressableSyncSource = side + "AddressableSyncSource"
+            callLogOid = side + "CallLogOid"
+        }
+
+        static let caller = PartyKeys("caller")
+        static let callee = PartyKeys("callee")
     }
 
     /// `date` as an instant; a zone-less date is read in `zone` (UTC unless configured).

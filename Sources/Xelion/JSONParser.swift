@@ -12,6 +12,9 @@ struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    /// The members of the objects being read, innermost last: each object's dictionary is made once
+    /// at its size when it closes, instead of growing (and rehashing) member by member.
+    private var members: [(key: String, value: JSONValue)] = []
     private static let maxDepth = 128
 
     static func parse(_ text: String) throws(Failure) -> JSONValue {
@@ -72,12 +75,13 @@ struct JSONParser {
         guard depth <= Self.maxDepth else { throw failure("nested too deeply") }
         defer { depth -= 1 }
         index += 1
-        var result: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(result)
+            return .object([:])
         }
+        let first = members.count
+        defer { members.removeSubrange(first...) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
@@ -86,13 +90,17 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            result[key] = try value()
+            let member = try value()
+            members.append((key, member))
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
+                var result = [String: JSONValue](minimumCapacity: members.count - first)
+                // A repeated key keeps its last value, as most parsers do.
+                for member in members[first...] { result[member.key] = member.value }
                 return .object(result)
             } else {
                 throw failure("expected ',' or '}'")

@@ -60,6 +60,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         switch self {
         case .number(let value): return value.rounded() == value && abs(value) < 1e15 ? Int(value) : nil
         case .string(let value):
+            if let whole = Int(value) { return whole }
             let trimmed = value.trimmingCharacters(in: .whitespaces)
             return Int(trimmed) ?? Double(trimmed).flatMap { $0.rounded() == $0 ? Int($0) : nil }
         default: return nil

@@ -128,22 +128,22 @@ struct DeliveryQueueTests {
         // No background checkpoint during the test: what the commits do on their own shows.
         let journal = try Journal(
             directory: directory, options: JournalOptions(checkpointInterval: .seconds(3600)), routes: ["acme": [route]])
-        try await commitCalls(journal, batches: 40)
-        // 4,000 events with their deliveries take some 3,000 pages. SQLite's own checkpoint would have
+        try await commitCalls(journal, batches: 60)
+        // 6,000 events with their deliveries take some 2,800 pages. SQLite's own checkpoint would have
         // started the log over at every 1,000.
         #expect(try walSize(journal) > 2 * 1000 * 4096, "the commits did not checkpoint on their own")
         let checkpointer = try #require(journal.checkpointer)
         #expect(try await checkpointer.checkpoint() == 0, "every frame is in the database file")
-        #expect(try journal.count() == 4000)
+        #expect(try journal.count() == 6000)
     }
 
     @Test("the background checkpoints keep the write-ahead log small while events are committed")
     func backgroundCheckpoints() async throws {
         let journal = try Journal(
             directory: directory, options: JournalOptions(checkpointInterval: .zero), routes: ["acme": [route]])
-        try await commitCalls(journal, batches: 40)
+        try await commitCalls(journal, batches: 60)
         #expect(try walSize(journal) < 2 * 1000 * 4096)
-        #expect(try journal.count() == 4000)
+        #expect(try journal.count() == 6000)
     }
 
     @Test("a recorded success is on record once the wait returns, with many calls and commits at once")

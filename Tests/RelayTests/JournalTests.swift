@@ -121,13 +121,16 @@ struct JournalTests {
         let now = Date()
         _ = try await journal.commit((0..<1500).map { pbx.event(.newCallEvent, call: "c\($0)") }, now: now)
         try await journal.prune(now: now)
-        #expect(try marks() == 1000)
+        #expect(journal.dedupeMarkCount == 1000)
+        // The newest 1,000 are the ones kept: the oldest is forwarded again, the newest is not.
+        let again = try await journal.commit(
+            [pbx.event(.newCallEvent, call: "c0"), pbx.event(.newCallEvent, call: "c1499")], now: now)
+        #expect(again.committed.map(\.event.data.callId) == ["c0"])
         try await journal.prune(now: now.addingTimeInterval(61))
-        #expect(try marks() == 0)
-    }
-
-    func marks() throws -> Int {
-        try Journal(directory: directory, create: false).dedupeMarkCount()
+        #expect(journal.dedupeMarkCount == 0)
+        #expect(
+            try open(.init(dedupeWindow: .seconds(60), dedupeMaxEntries: 1000)).dedupeMarkCount == 1000,
+            "read back at start from the newest events, bounded")
     }
 
     @Test("a file that is not a database is refused with its path, and left as it was")

@@ -64,9 +64,13 @@ public struct XelionMapping: Sendable {
 
     /// Hangups by their ids alone; everything else by its whole content (see ``EventIdentity``).
     static func id(tenant: String, type: CallEventType, event: XelionCallEvent) -> String {
-        var parts = [event.type.rawValue, event.callId, event.callerFlowId ?? "", event.calleeFlowId ?? ""]
-        if !type.isHangup { parts.append(JSONValue.object(event.raw).canonicalJSON) }
-        return EventIdentity.id(tenant: tenant, provider: provider, parts: parts)
+        var builder = EventIdentity.Builder(tenant: tenant, provider: provider)
+        builder.append(event.type.rawValue)
+        builder.append(event.callId)
+        builder.append(event.callerFlowId ?? "")
+        builder.append(event.calleeFlowId ?? "")
+        if !type.isHangup { builder.append(utf8: JSONValue.object(event.raw).canonicalUTF8) }
+        return builder.id
     }
 
     /// `initiation` says how the call started; a call between two users of the PBX is internal

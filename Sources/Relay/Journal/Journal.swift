@@ -63,6 +63,8 @@ public final class Journal: Sendable {
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
             if create {
                 try JournalSchema.migrator().migrate(pool)
+                let deduplication = self.deduplication
+                try pool.read { db in try deduplication.load(from: db, now: Date().timeIntervalSince1970) }
                 checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
@@ -103,11 +105,14 @@ public final class Journal: Sendable {
                 // Set on every commit: delivery outcomes lower it on the same connection.
                 try Self.setSynchronous(synchronous, db)
                 var outcome = CommitOutcome()
+                var marks = Deduplication.Batch()
                 try db.inTransaction(.immediate) {
                     outcome = try Self.store(
-                        events, now: now.timeIntervalSince1970, deduplication: deduplication, routes: routes, db: db)
+                        events, now: now.timeIntervalSince1970, deduplication: deduplication, marks: &marks, routes: routes,
+                        db: db)
                     return .commit
                 }
+                deduplication.commit(marks, now: now.timeIntervalSince1970)
                 afterCommit(outcome.committed)
                 checkpointer?.written()
                 return outcome
@@ -118,7 +123,8 @@ public final class Journal: Sendable {
     }
 
     private static func store(
-        _ events: [CallEvent], now: Double, deduplication: Deduplication, routes: [String: [DeliveryRoute]], db: Database
+        _ events: [CallEvent], now: Double, deduplication: Deduplication, marks: inout Deduplication.Batch,
+        routes: [String: [DeliveryRoute]], db: Database
     ) throws -> CommitOutcome {
         var outcome = CommitOutcome()
         let insert = try db.cachedStatement(
@@ -127,7 +133,7 @@ public final class Journal: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         func append(_ event: CallEvent) throws -> Bool {
-            if try deduplication.isDuplicate(event.id, now: now, db: db) {
+            if deduplication.isDuplicate(event.id, now: now, batch: &marks) {
                 outcome.duplicates.append(event)
                 return false
             }
@@ -156,8 +162,8 @@ public final class Journal: Sendable {
     public func prune(now: Date = Date()) async throws(JournalError) {
         let deduplication = self.deduplication
         let cutoff = now.timeIntervalSince1970 - options.retention.seconds
+        deduplication.prune(now: now.timeIntervalSince1970)
         try await write { db in
-            try deduplication.prune(now: now.timeIntervalSince1970, db: db)
             // Old events are at the start of `seq`: find the first one to keep without an index.
             // An event still owed to a CRM (pending or dead) is kept whatever its age.
             let keep =
@@ -227,9 +233,7 @@ public final class Journal: Sendable {
     }
 
     /// How many dedupe marks are kept.
-    func dedupeMarkCount() throws(JournalError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0 }
-    }
+    var dedupeMarkCount: Int { deduplication.count }
 
     /// How many events are stored.
     public func count() throws(JournalError) -> Int {

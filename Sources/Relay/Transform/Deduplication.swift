@@ -1,36 +1,162 @@
 import CallEvents
+import Crypto
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
+import NIOCore
 
-/// The dedupe marks, in the journal's own transaction: an event and its mark are committed together,
-/// so a crash can never leave one without the other.
+/// The dedupe marks: which event ids were journaled within the window.
 ///
 /// The key is the event's stable id (see `EventIdentity`): for hangups the tenant, type, call and both
 /// flow ids, never the call id alone; for other types the whole notification too.
-struct Deduplication {
+///
+/// The marks live in memory and the journal's events table is their durable form: an event is its own
+/// mark, committed in the same row, so a crash can never leave one without the other. At start the
+/// marks are read back from the newest events; an in-memory check instead of a table of marks saves
+/// two random-key B-tree writes per event.
+///
+/// A commit checks against the marks plus its own new ones (``Batch``); the new ones join the marks
+/// only after the transaction committed, so a rolled-back commit leaves no mark behind.
+///
+/// Memory: about 70 bytes a mark, bounded by `maxEntries` and by the window (events per second
+/// times the window's seconds).
+final class Deduplication: Sendable {
     let window: Double
     let maxEntries: Int
+    private let marks: NIOLockedValueBox<Marks>
 
-    /// True when `id` was seen within the window; otherwise marks it seen at `now`. One statement:
-    /// the upsert changes no row exactly when a mark inside the window exists.
-    func isDuplicate(_ id: String, now: Double, db: Database) throws -> Bool {
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO seen (id, seen_at) VALUES (?, ?)
-                ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at <= ?
-                """)
-        try upsert.execute(arguments: [id, now, now - window])
-        return db.changesCount == 0
+    /// The 128 bits of an `evt_` id, or a hash of any other id.
+    struct Key: Hashable, Sendable {
+        var high: UInt64
+        var low: UInt64
+
+        init(_ id: String) {
+            if let parsed = Self.parse(id) {
+                self = parsed
+            } else {
+                // Stable across restarts (the marks are read back), unlike `Hasher`.
+                let digest = Array(SHA256.hash(data: Array(id.utf8)))
+                self.init(high: Self.word(digest[0..<8]), low: Self.word(digest[8..<16]))
+            }
+        }
+
+        private init(high: UInt64, low: UInt64) {
+            self.high = high
+            self.low = low
+        }
+
+        private static func word(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+            bytes.reduce(0) { $0 << 8 | UInt64($1) }
+        }
+
+        /// `evt_` and 32 lowercase hex digits, as `EventIdentity` writes them.
+        private static func parse(_ id: String) -> Key? {
+            var id = id
+            return id.withUTF8 { bytes -> Key? in
+                guard bytes.count == 36, bytes[0] == UInt8(ascii: "e"), bytes[1] == UInt8(ascii: "v"),
+                    bytes[2] == UInt8(ascii: "t"), bytes[3] == UInt8(ascii: "_")
+                else { return nil }
+                var high: UInt64 = 0
+                var low: UInt64 = 0
+                for index in 4..<36 {
+                    let byte = bytes[index]
+                    let digit: UInt64
+                    switch byte {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte &- UInt8(ascii: "0"))
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte &- UInt8(ascii: "a") &+ 10)
+                    default: return nil
+                    }
+                    if index < 20 { high = high << 4 | digit } else { low = low << 4 | digit }
+                }
+                return Key(high: high, low: low)
+            }
+        }
     }
 
-    /// Forgets marks older than the window, then the oldest beyond `maxEntries`.
-    func prune(now: Double, db: Database) throws {
-        try db.execute(sql: "DELETE FROM seen WHERE seen_at < ?", arguments: [now - window])
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0
-        if count > maxEntries {
-            try db.execute(
-                sql: "DELETE FROM seen WHERE id IN (SELECT id FROM seen ORDER BY seen_at LIMIT ?)",
-                arguments: [count - maxEntries])
+    private struct Marks {
+        /// When each id was last journaled.
+        var seenAt: [Key: Double] = [:]
+        /// Marks in the order they were set; an entry whose time no longer matches `seenAt` was
+        /// renewed later and is skipped.
+        var order = CircularBuffer<(key: Key, at: Double)>()
+
+        mutating func set(_ key: Key, at time: Double) {
+            seenAt[key] = time
+            order.append((key, time))
+        }
+
+        /// Drops the oldest marks until at most `limit` remain and none is older than `cutoff`.
+        mutating func trim(limit: Int, olderThan cutoff: Double) {
+            while let oldest = order.first, oldest.at < cutoff || seenAt.count > limit {
+                order.removeFirst()
+                if seenAt[oldest.key] == oldest.at { seenAt[oldest.key] = nil }
+            }
+            // Renewals leave stale entries behind; compact once they outnumber the live ones.
+            if order.count > 2 * max(seenAt.count, 1024) {
+                order = CircularBuffer(order.filter { seenAt[$0.key] == $0.at })
+            }
+        }
+    }
+
+    /// The marks a commit sets, until it is committed.
+    struct Batch {
+        fileprivate var added: [Key: Double] = [:]
+        fileprivate var order: [Key] = []
+    }
+
+    init(window: Double, maxEntries: Int) {
+        self.window = window
+        self.maxEntries = maxEntries
+        self.marks = NIOLockedValueBox(Marks())
+    }
+
+    var count: Int { marks.withLockedValue { $0.seenAt.count } }
+
+    /// True when `id` was journaled within the window before `now`, by an earlier commit or earlier
+    /// in `batch`; otherwise marks it in `batch`.
+    func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
+        let key = Key(id)
+        let cutoff = now - window
+        if let at = batch.added[key], at > cutoff { return true }
+        if let at = marks.withLockedValue({ $0.seenAt[key] }), at > cutoff { return true }
+        if batch.added.updateValue(now, forKey: key) == nil { batch.order.append(key) }
+        return false
+    }
+
+    /// The batch's marks join the others: call only once its transaction has committed.
+    func commit(_ batch: Batch, now: Double) {
+        guard !batch.order.isEmpty else { return }
+        marks.withLockedValue { marks in
+            for key in batch.order {
+                if let at = batch.added[key] { marks.set(key, at: at) }
+            }
+            marks.trim(limit: maxEntries, olderThan: now - window)
+        }
+    }
+
+    /// Forgets marks outside the window and the oldest beyond `maxEntries`.
+    func prune(now: Double) {
+        marks.withLockedValue { $0.trim(limit: maxEntries, olderThan: now - window) }
+    }
+
+    /// Reads the marks back from the newest events, as a restart needs them. Events are read newest
+    /// first until one is older than the window (with a minute's margin, as `received_at` is only
+    /// roughly in commit order across tenants) or `maxEntries` are found.
+    func load(from db: Database, now: Double) throws {
+        let cutoff = now - window
+        var found: [(key: Key, at: Double)] = []
+        var keys = Set<Key>()
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, received_at FROM events ORDER BY seq DESC")
+        while let row = try rows.next() {
+            let at: Double = row[1]
+            if at < cutoff - 60 || keys.count >= maxEntries { break }
+            let key = Key(row[0] as String)
+            // The newest event of an id is its mark.
+            if at >= cutoff, keys.insert(key).inserted { found.append((key, at)) }
+        }
+        marks.withLockedValue { marks in
+            marks = Marks()
+            for mark in found.reversed() { marks.set(mark.key, at: mark.at) }
         }
     }
 }
