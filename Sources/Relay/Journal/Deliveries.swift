@@ -139,6 +139,33 @@ extension Journal {
         }
     }
 
+    /// Up to `limit` calls with a delivery to `endpoint` pending, due or not.
+    func pendingCalls(endpoint: String, limit: Int) async throws(JournalError) -> Set<String> {
+        try await read { db in
+            Set(
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT call_key FROM deliveries INDEXED BY deliveries_call
+                        WHERE endpoint = ? AND state = 'pending' LIMIT ?
+                        """,
+                    arguments: [endpoint, limit]))
+        }
+    }
+
+    /// Whether the call has any delivery to `endpoint` pending, due or not.
+    func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_call
+                        WHERE endpoint = ? AND call_key = ? AND state = 'pending')
+                        """),
+                arguments: [endpoint, callKey]) ?? true
+        }
+    }
+
     private static func pendingDelivery(_ row: Row) -> PendingDelivery {
         PendingDelivery(
             sequence: row[0], callKey: row[1], attempts: row[2], json: row[3], eventId: row[4],

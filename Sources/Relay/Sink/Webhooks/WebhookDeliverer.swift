@@ -27,7 +27,7 @@ public final class WebhookDeliverer: EventSink {
     private let wakeup = Wakeup()
     private let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
         /// Calls being delivered.
         var inFlight: Set<String> = []
         /// 429 and 502/503/504 pause the whole endpoint, not just the one event.
@@ -47,6 +47,76 @@ public final class WebhookDeliverer: EventSink {
         var startedAfter: Int64?
         /// The newest event handed to `write(_:)` per call, for calls with events not yet delivered.
         var newestWritten: [String: Int64] = [:]
+
+        // Delivery from memory: a committed event whose call has nothing pending in the journal is
+        // started from the commit itself, without reading the journal (that read and the loop's wake
+        // were most of the time from commit to POST: p50 2 ms, p99 16 ms at 1,000 events/s).
+
+        /// Set once `run()` knows which calls the journal holds pending deliveries of.
+        var fromMemoryReady = false
+        /// Off for good after `blocked` or `newestWritten` outgrew their limit: every event then goes
+        /// through the journal, as it did before delivery from memory.
+        var fromMemoryOff = false
+        /// Calls that may have a delivery pending in the journal that memory does not know of: pending
+        /// at start, failed, refused while paused or busy. Their events go through the journal, in
+        /// order, until a chain from the journal leaves nothing pending.
+        var blocked: Set<String> = []
+        /// Deliveries from memory for the loop to start; their calls are already in `inFlight`.
+        var toStart: [PendingDelivery] = []
+        /// Per call being delivered from memory: the events committed since its chain started.
+        var fresh: [String: [PendingDelivery]] = [:]
+        /// Something only the journal can tell is waiting: an event not delivered from memory, a call
+        /// from the journal that ended, a failure.
+        var needsRead = true
+        /// Calls released while the loop read due deliveries and started them: such a read may still
+        /// show a delivery that the released chain made, which must not be started again.
+        var releasedDuringRead: Set<String>?
+
+        /// Takes `delivery` from memory when its call has nothing pending in the journal: appended to
+        /// the chain delivering the call, or started. False when it must go through the journal.
+        mutating func takeFromMemory(_ delivery: PendingDelivery, concurrency: Int) -> Bool {
+            let call = delivery.callKey
+            if fromMemoryOff { return false }
+            guard fromMemoryReady, !disabled, !blocked.contains(call) else {
+                block(call)
+                return false
+            }
+            if fresh[call] != nil {
+                fresh[call]?.append(delivery)
+                return true
+            }
+            let paused = pausedUntil.map { $0 > Date() } ?? false
+            guard !inFlight.contains(call), !paused, inFlight.count < concurrency else {
+                block(call)
+                return false
+            }
+            inFlight.insert(call)
+            fresh[call] = []
+            toStart.append(delivery)
+            return true
+        }
+
+        mutating func block(_ call: String) {
+            guard !fromMemoryOff else { return }
+            blocked.insert(call)
+            if blocked.count > WebhookDeliverer.trackedCallsLimit {
+                fromMemoryOff = true
+                blocked = []
+            }
+        }
+
+        /// The call's next event committed since its chain from memory started.
+        mutating func nextFresh(_ call: String) -> PendingDelivery? {
+            guard fresh[call]?.isEmpty == false else { return nil }
+            return fresh[call]?.removeFirst()
+        }
+
+        /// A call's chain is over: the call is free for the loop (and for memory, unless blocked).
+        mutating func release(_ call: String) {
+            inFlight.remove(call)
+            fresh[call] = nil
+            releasedDuringRead?.insert(call)
+        }
     }
 
     /// At most this many calls are tracked in `newestWritten`.
@@ -92,17 +162,26 @@ public final class WebhookDeliverer: EventSink {
     public func write(_ entries: [JournalEntry]) {
         let mine = entries.filter { $0.event.data.tenant == tenant && route.wants($0.event) }
         guard !mine.isEmpty else { return }
+        let now = Date()
+        let concurrency = self.concurrency
         state.withLockedValue { state in
             for entry in mine {
-                state.newestWritten[entry.event.data.callId] = max(
-                    state.newestWritten[entry.event.data.callId] ?? 0, entry.sequence)
+                let delivery = PendingDelivery(
+                    sequence: entry.sequence, callKey: entry.event.data.callId, attempts: 0, json: entry.json,
+                    eventId: entry.event.id, nextAt: now)
+                if state.takeFromMemory(delivery, concurrency: concurrency) { continue }
+                state.needsRead = true
+                state.newestWritten[delivery.callKey] = max(state.newestWritten[delivery.callKey] ?? 0, entry.sequence)
             }
             // Calls whose events are not delivered for a long time (an endpoint down or disabled,
             // dead letters) would pile up here. Forgetting is safe: events up to this point are then
-            // treated like those from before the start, with a read.
+            // treated like those from before the start, with a read. (Unblocking a call relies on
+            // this record, so delivery from memory stops too.)
             if state.newestWritten.count > Self.trackedCallsLimit, let newest = mine.map(\.sequence).max() {
                 state.newestWritten.removeAll()
                 state.startedAfter = max(state.startedAfter ?? 0, newest)
+                state.fromMemoryOff = true
+                state.blocked = []
             }
         }
         wakeup.signal()
@@ -124,12 +203,39 @@ public final class WebhookDeliverer: EventSink {
     /// Delivers until cancelled (on shutdown an attempt in flight is abandoned; it is sent again under
     /// the same `webhook-id` after the restart).
     public func run() async {
-        if let newest = try? await journal.newestSequence() {
-            state.withLockedValue { $0.startedAfter = max($0.startedAfter ?? 0, newest) }
+        do {
+            let newest = try await journal.newestSequence()
+            // Over the limit, the journal's pending calls are not all known: memory stays out of it.
+            let pending = try await journal.pendingCalls(endpoint: key, limit: Self.trackedCallsLimit + 1)
+            state.withLockedValue { state in
+                state.startedAfter = max(state.startedAfter ?? 0, newest)
+                if pending.count > Self.trackedCallsLimit {
+                    state.fromMemoryOff = true
+                    state.blocked = []
+                } else {
+                    for call in pending { state.block(call) }
+                }
+                state.fromMemoryReady = true
+            }
+        } catch {
+            if Task.isCancelled { return }
+            logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
+            state.withLockedValue { $0.fromMemoryOff = true }
         }
+        // When the journal must be read again even without a signal: the poll, the next retry, a probe.
+        var readAt = ContinuousClock.now
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let (busy, pausedUntil, disabled) = state.withLockedValue { ($0.inFlight, $0.pausedUntil, $0.disabled) }
+                let (busy, pausedUntil, disabled, fromMemory, needsRead) = state.withLockedValue { state in
+                    defer { state.toStart = [] }
+                    return (state.inFlight, state.pausedUntil, state.disabled, state.toStart, state.needsRead)
+                }
+                for delivery in fromMemory {
+                    group.addTask {
+                        await self.deliverFromMemory(delivery)
+                        self.wakeup.signal()
+                    }
+                }
                 // Commits and finished calls wake the loop; the poll is for `callrelay deliveries retry`,
                 // which changes the journal from another process.
                 var wait = Duration.seconds(5)
@@ -139,13 +245,25 @@ public final class WebhookDeliverer: EventSink {
                     wait = .seconds(3600)
                 } else if let pausedUntil, pausedUntil > Date() {
                     wait = Self.until(pausedUntil)
+                } else if busy.count < concurrency, !needsRead, readAt > .now {
+                    // Only events delivered from memory came: nothing for the journal to tell.
+                    wait = ContinuousClock.now.duration(to: readAt)
                 } else if busy.count < concurrency {
                     do {
+                        // Events handed over from now on set it again.
+                        state.withLockedValue {
+                            $0.needsRead = false
+                            $0.releasedDuringRead = []
+                        }
+                        defer { state.withLockedValue { $0.releasedDuringRead = nil } }
                         let due = try await journal.dueDeliveries(
                             endpoint: key, limit: concurrency - busy.count, busyCalls: busy)
                         for delivery in due { start(delivery, probe: false, in: &group) }
                         // A full batch: more may be due. Otherwise everything due now has started.
-                        if due.count == concurrency - busy.count { continue }
+                        if due.count == concurrency - busy.count {
+                            state.withLockedValue { $0.needsRead = true }
+                            continue
+                        }
                         // Each commit wakes the loop; in a steady flow without failures this read
                         // would be one of three per wake for nothing.
                         let (retriesScheduled, failures) = state.withLockedValue { ($0.retriesScheduled, $0.failures) }
@@ -162,15 +280,18 @@ public final class WebhookDeliverer: EventSink {
                                     endpoint: key, now: .distantFuture, limit: 1, busyCalls: []
                                 ).first {
                                     start(oldest, probe: true, in: &group)
+                                    state.withLockedValue { $0.needsRead = true }
                                     continue
                                 }
                             } else {
                                 wait = min(wait, ContinuousClock.now.duration(to: probeAt))
                             }
                         }
+                        readAt = .now + wait
                     } catch {
                         // On shutdown the read is cancelled: nothing to report.
                         if Task.isCancelled { break }
+                        state.withLockedValue { $0.needsRead = true }
                         logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
                     }
                 }
@@ -179,24 +300,36 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
+    /// Starts delivering a call from the journal at `delivery`, unless the call is in flight or its
+    /// chain ended while the journal was read (the read may predate that chain's deliveries).
     private func start(_ delivery: PendingDelivery, probe: Bool, in group: inout DiscardingTaskGroup) {
-        state.withLockedValue { _ = $0.inFlight.insert(delivery.callKey) }
+        let started = state.withLockedValue { state in
+            if state.inFlight.contains(delivery.callKey) || state.releasedDuringRead?.contains(delivery.callKey) == true {
+                state.needsRead = true
+                return false
+            }
+            state.inFlight.insert(delivery.callKey)
+            return true
+        }
+        guard started else { return }
         group.addTask {
             await self.deliverCall(from: delivery, probe: probe)
-            self.state.withLockedValue { _ = $0.inFlight.remove(delivery.callKey) }
             self.wakeup.signal()
         }
     }
 
-    /// Delivers `first` and then the call's later pending events, back to back, until one fails, the
-    /// endpoint is paused or there are no more.
+    /// Delivers `first` and then the call's later pending events from the journal, back to back,
+    /// until one fails, the endpoint is paused or there are no more; then releases the call.
     ///
     /// - Parameter probe: `first` is tried ahead of its schedule because the endpoint is down; if it
     ///   fails, its attempts and its next retry stay as they were.
     private func deliverCall(from first: PendingDelivery, probe: Bool) async {
+        let call = first.callKey
         var delivery = first
         var probe = probe
         var recorded: DeliveredMarkTicket?
+        // Whether the chain ended with nothing of the call left pending as far as it read.
+        var drained = false
         while case .delivered(let ticket) = await attempt(delivery, probe: probe) {
             recorded = ticket
             if Task.isCancelled { break }
@@ -204,10 +337,16 @@ public final class WebhookDeliverer: EventSink {
             let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
             if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
             // In a steady flow a call's events come seconds apart: most chains end here, unread.
-            guard mayHaveMore(call: first.callKey, after: delivery.sequence) else { break }
+            guard mayHaveMore(call: call, after: delivery.sequence) else {
+                drained = true
+                break
+            }
             do {
-                guard let next = try await journal.nextDelivery(endpoint: key, callKey: first.callKey, after: delivery.sequence)
-                else { break }
+                guard let next = try await journal.nextDelivery(endpoint: key, callKey: call, after: delivery.sequence)
+                else {
+                    drained = true
+                    break
+                }
                 delivery = next
             } catch {
                 if !Task.isCancelled {
@@ -221,6 +360,57 @@ public final class WebhookDeliverer: EventSink {
         // find a delivered event still pending and post it again. (A write that fails is logged where
         // it was recorded; the event then goes again under the same id.)
         if let recorded { await journal.waitUntilRecorded(recorded) }
+        // A blocked call whose chain left nothing pending goes back to memory: checked against the
+        // journal (a retry scheduled for later is not "due", so the chain's own reads cannot tell).
+        let lastDelivered = delivery.sequence
+        var unblock = false
+        if drained, !Task.isCancelled, state.withLockedValue({ $0.blocked.contains(call) }) {
+            unblock = (try? await journal.hasPending(endpoint: key, callKey: call)) == false
+        }
+        state.withLockedValue { state in
+            // An event handed over since the chain's last look is pending and not the chain's.
+            if unblock, (state.newestWritten[call] ?? 0) <= lastDelivered, !state.fromMemoryOff {
+                state.blocked.remove(call)
+            }
+            state.release(call)
+            state.needsRead = true
+        }
+    }
+
+    /// Delivers `first`, handed over by a commit, and then the call's events committed since, from
+    /// memory, back to back; then releases the call. Anything that stops the chain early leaves the
+    /// rest pending in the journal and the call blocked, so its events keep their order.
+    private func deliverFromMemory(_ first: PendingDelivery) async {
+        let call = first.callKey
+        var delivery = first
+        var recorded: DeliveredMarkTicket?
+        while true {
+            guard case .delivered(let ticket) = await attempt(delivery, probe: false) else { break }
+            recorded = ticket
+            if Task.isCancelled { break }
+            let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
+            if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
+            if let next = state.withLockedValue({ $0.nextFresh(call) }) {
+                delivery = next
+                continue
+            }
+            // As in `deliverCall`: on record before the call is released.
+            await journal.waitUntilRecorded(ticket)
+            recorded = nil
+            let next = state.withLockedValue { state -> PendingDelivery? in
+                if let next = state.nextFresh(call) { return next }
+                state.release(call)
+                return nil
+            }
+            guard let next else { return }
+            delivery = next
+        }
+        if let recorded { await journal.waitUntilRecorded(recorded) }
+        state.withLockedValue { state in
+            state.block(call)
+            state.release(call)
+            state.needsRead = true
+        }
     }
 
     /// One POST of `delivery`. A failure is recorded before this returns.
