@@ -21,8 +21,9 @@ public struct XelionParty: Sendable, Hashable, Codable {
     public var callLogOid: String?
 
     public var isEmpty: Bool {
-        [user, userAddressable, phoneNumber, addressable, addressableSyncId, addressableSyncSource, callLogOid]
-            .allSatisfy { $0 == nil }
+        // Field by field: an array of the seven would be allocated for every side of every event.
+        user == nil && userAddressable == nil && phoneNumber == nil && addressable == nil && addressableSyncId == nil
+            && addressableSyncSource == nil && callLogOid == nil
     }
 }
 

@@ -5,7 +5,11 @@ import Foundation
 /// read in `defaultZone`, never in the machine's local zone.
 public enum XelionDate {
     public static func parse(_ text: String, defaultZone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {
-        let scalars = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse($0, defaultZone: defaultZone) }
+    }
+
+    private static func parse(_ scalars: UnsafeBufferPointer<UInt8>, defaultZone: TimeZone) -> Date? {
         func number(_ start: Int, _ length: Int) -> Int? {
             guard start + length <= scalars.count else { return nil }
             var value = 0
@@ -35,7 +39,7 @@ public enum XelionDate {
         }
         var zone = defaultZone
         if index < scalars.count {
-            let rest = String(decoding: scalars[index...], as: UTF8.self)
+            let rest = String(decoding: UnsafeBufferPointer(rebasing: scalars[index...]), as: UTF8.self)
             if rest == "Z" {
                 zone = TimeZone(secondsFromGMT: 0)!
             } else if let sign = rest.first, sign == "+" || sign == "-" {

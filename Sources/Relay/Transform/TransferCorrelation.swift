@@ -15,34 +15,40 @@ enum TransferCorrelation {
         let data = connected.data
         if let caller = data.caller, let flow = caller.flowId, let callee = data.callee,
             let previous = try lastConnected(
-                tenant: data.tenant, column: "caller_flow", flow: flow, excluding: data.callId, db: db),
-            let from = previous.data.callee, from.flowId != callee.flowId
+                tenant: data.tenant, column: "caller_flow", flow: flow, excluding: data.callId, side: "callee", db: db),
+            previous.party.flowId != callee.flowId
         {
             return event(
-                connected, transfer: CallTransfer(party: caller, from: from, to: callee, previousCallId: previous.data.callId))
+                connected,
+                transfer: CallTransfer(party: caller, from: previous.party, to: callee, previousCallId: previous.callId))
         }
         if let callee = data.callee, let flow = callee.flowId, let caller = data.caller,
             let previous = try lastConnected(
-                tenant: data.tenant, column: "callee_flow", flow: flow, excluding: data.callId, db: db),
-            let from = previous.data.caller, from.flowId != caller.flowId
+                tenant: data.tenant, column: "callee_flow", flow: flow, excluding: data.callId, side: "caller", db: db),
+            previous.party.flowId != caller.flowId
         {
             return event(
-                connected, transfer: CallTransfer(party: callee, from: from, to: caller, previousCallId: previous.data.callId))
+                connected,
+                transfer: CallTransfer(party: callee, from: previous.party, to: caller, previousCallId: previous.callId))
         }
         return nil
     }
 
+    /// The call and one side of the newest other connection of `flow`: only that side is read out of
+    /// the stored JSON (decoding the whole event was a third of this lookup).
     private static func lastConnected(
-        tenant: String, column: String, flow: String, excluding callId: String, db: Database
-    ) throws -> CallEvent? {
+        tenant: String, column: String, flow: String, excluding callId: String, side: String, db: Database
+    ) throws -> (callId: String, party: CallParty)? {
         let sql = """
-            SELECT body FROM events WHERE tenant = ? AND \(column) = ? AND type = 'call.connected' AND call_id <> ?
+            SELECT call_id, json_extract(body, '$.data.\(side)') FROM events
+            WHERE tenant = ? AND \(column) = ? AND type = 'call.connected' AND call_id <> ?
             ORDER BY seq DESC LIMIT 1
             """
-        guard let body = try String.fetchOne(db.cachedStatement(sql: sql), arguments: [tenant, flow, callId]) else {
-            return nil
-        }
-        return try? CallEvent.decode(json: body)
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [tenant, flow, callId]),
+            let json = row[1] as String?,
+            let party = try? JSONDecoder().decode(CallParty.self, from: Data(json.utf8))
+        else { return nil }
+        return (row[0], party)
     }
 
     private static func event(_ connected: CallEvent, transfer: CallTransfer) -> CallEvent {
