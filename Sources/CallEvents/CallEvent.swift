@@ -31,46 +31,50 @@ public struct CallEvent: Sendable, Equatable, Codable {
 
     private var storage: Storage
 
-    private mutating func update(_ change: (inout Fields) -> Void) {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-        change(&storage.fields)
+    /// One field; a write copies the fields first unless this event holds the only reference.
+    private subscript<Value>(field: WritableKeyPath<Fields, Value>) -> Value {
+        get { storage.fields[keyPath: field] }
+        set {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+            storage.fields[keyPath: field] = newValue
+        }
     }
 
     public var specversion: String {
-        get { storage.fields.specversion }
-        set { update { $0.specversion = newValue } }
+        get { self[\.specversion] }
+        set { self[\.specversion] = newValue }
     }
     public var id: String {
-        get { storage.fields.id }
-        set { update { $0.id = newValue } }
+        get { self[\.id] }
+        set { self[\.id] = newValue }
     }
     /// `/tenants/{tenant}/{provider}`: where the event comes from, as a URI reference.
     public var source: String {
-        get { storage.fields.source }
-        set { update { $0.source = newValue } }
+        get { self[\.source] }
+        set { self[\.source] = newValue }
     }
     public var type: CallEventType {
-        get { storage.fields.type }
-        set { update { $0.type = newValue } }
+        get { self[\.type] }
+        set { self[\.type] = newValue }
     }
     /// When it happened at the provider (`data.occurred_at`), or when we received it if the provider
     /// did not say.
     public var time: Date {
-        get { storage.fields.time }
-        set { update { $0.time = newValue } }
+        get { self[\.time] }
+        set { self[\.time] = newValue }
     }
     /// The call: `data.call_id`.
     public var subject: String {
-        get { storage.fields.subject }
-        set { update { $0.subject = newValue } }
+        get { self[\.subject] }
+        set { self[\.subject] = newValue }
     }
     public var datacontenttype: String {
-        get { storage.fields.datacontenttype }
-        set { update { $0.datacontenttype = newValue } }
+        get { self[\.datacontenttype] }
+        set { self[\.datacontenttype] = newValue }
     }
     public var data: CallEventData {
-        get { storage.fields.data }
-        set { update { $0.data = newValue } }
+        get { self[\.data] }
+        set { self[\.data] = newValue }
     }
 
     public init(id: String, type: CallEventType, data: CallEventData) {

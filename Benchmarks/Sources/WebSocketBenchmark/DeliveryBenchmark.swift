@@ -194,6 +194,17 @@ enum DeliveryBenchmark {
         init(url: URL) { self.url = url }
 
         func next() -> [[String: Any]] {
+            newLines().compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+        }
+
+        /// How many complete lines were appended since the last call (reading only those bytes), not
+        /// counting lines that contain one of `skipping`.
+        func countNew(skipping: [[UInt8]] = []) -> Int {
+            newLines().count { line in !skipping.contains { line.firstRange(of: $0) != nil } }
+        }
+
+        /// The complete lines appended since the last call; a line still being written waits for the next.
+        private func newLines() -> [Data.SubSequence] {
             guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
             defer { try? handle.close() }
             try? handle.seek(toOffset: offset)
@@ -201,26 +212,9 @@ enum DeliveryBenchmark {
             offset += UInt64(data.count)
             partial.append(data)
             guard let end = partial.lastIndex(of: 0x0A) else { return [] }
-            let complete = partial[partial.startIndex..<end]
+            let complete = Data(partial[partial.startIndex..<end])
             partial = Data(partial[(end + 1)...])
-            return complete.split(separator: 0x0A).compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
-            }
-        }
-
-        /// How many complete lines were appended since the last call (reading only those bytes), not
-        /// counting lines that contain one of `skipping`.
-        func countNew(skipping: [[UInt8]] = []) -> Int {
-            guard let handle = try? FileHandle(forReadingFrom: url) else { return 0 }
-            defer { try? handle.close() }
-            try? handle.seek(toOffset: offset)
-            guard let data = try? handle.readToEnd(), !data.isEmpty else { return 0 }
-            offset += UInt64(data.count)
-            partial.append(data)
-            guard let end = partial.lastIndex(of: 0x0A) else { return 0 }
-            let lines = partial[partial.startIndex..<end].split(separator: 0x0A, omittingEmptySubsequences: false)
-            partial = Data(partial[(end + 1)...])
-            return lines.count { line in !skipping.contains { line.firstRange(of: $0) != nil } }
+            return complete.split(separator: 0x0A, omittingEmptySubsequences: false)
         }
     }
 

@@ -98,9 +98,9 @@ final class Deduplication: Sendable {
         }
     }
 
-    /// The marks a commit sets, until it is committed.
+    /// The marks a commit sets (all at the commit's time), in order, until it is committed.
     struct Batch {
-        fileprivate var added: [Key: Double] = [:]
+        fileprivate var added: Set<Key> = []
         fileprivate var order: [Key] = []
     }
 
@@ -116,10 +116,10 @@ final class Deduplication: Sendable {
     /// in `batch`; otherwise marks it in `batch`.
     func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
         let key = Key(id)
-        let cutoff = now - window
-        if let at = batch.added[key], at > cutoff { return true }
-        if let at = marks.withLockedValue({ $0.seenAt[key] }), at > cutoff { return true }
-        if batch.added.updateValue(now, forKey: key) == nil { batch.order.append(key) }
+        if batch.added.contains(key) { return true }
+        if let at = marks.withLockedValue({ $0.seenAt[key] }), at > now - window { return true }
+        batch.added.insert(key)
+        batch.order.append(key)
         return false
     }
 
@@ -127,9 +127,8 @@ final class Deduplication: Sendable {
     func commit(_ batch: Batch, now: Double) {
         guard !batch.order.isEmpty else { return }
         marks.withLockedValue { marks in
-            for key in batch.order {
-                if let at = batch.added[key] { marks.set(key, at: at) }
-            }
+            // In commit order, so that the oldest go first when `maxEntries` trims.
+            for key in batch.order { marks.set(key, at: now) }
             marks.trim(limit: maxEntries, olderThan: now - window)
         }
     }

@@ -72,6 +72,9 @@ public final class WebhookDeliverer: EventSink {
         /// show a delivery that the released chain made, which must not be started again.
         var releasedDuringRead: Set<String>?
 
+        /// Disabled (410), or paused by a 429/502/503/504: nothing new is tried.
+        var isHeld: Bool { disabled || (pausedUntil.map { $0 > Date() } ?? false) }
+
         /// Takes `delivery` from memory when its call has nothing pending in the journal: appended to
         /// the chain delivering the call, or started. False when it must go through the journal.
         mutating func takeFromMemory(_ delivery: PendingDelivery, concurrency: Int) -> Bool {
@@ -85,8 +88,7 @@ public final class WebhookDeliverer: EventSink {
                 fresh[call]?.append(delivery)
                 return true
             }
-            let paused = pausedUntil.map { $0 > Date() } ?? false
-            guard !inFlight.contains(call), !paused, inFlight.count < concurrency else {
+            guard !inFlight.contains(call), !isHeld, inFlight.count < concurrency else {
                 block(call)
                 return false
             }
@@ -99,10 +101,13 @@ public final class WebhookDeliverer: EventSink {
         mutating func block(_ call: String) {
             guard !fromMemoryOff else { return }
             blocked.insert(call)
-            if blocked.count > WebhookDeliverer.trackedCallsLimit {
-                fromMemoryOff = true
-                blocked = []
-            }
+            if blocked.count > WebhookDeliverer.trackedCallsLimit { stopUsingMemory() }
+        }
+
+        /// Every event goes through the journal from now on; the record of blocked calls is dropped.
+        mutating func stopUsingMemory() {
+            fromMemoryOff = true
+            blocked = []
         }
 
         /// The call's next event committed since its chain from memory started.
@@ -180,8 +185,7 @@ public final class WebhookDeliverer: EventSink {
             if state.newestWritten.count > Self.trackedCallsLimit, let newest = mine.map(\.sequence).max() {
                 state.newestWritten.removeAll()
                 state.startedAfter = max(state.startedAfter ?? 0, newest)
-                state.fromMemoryOff = true
-                state.blocked = []
+                state.stopUsingMemory()
             }
         }
         wakeup.signal()
@@ -210,8 +214,7 @@ public final class WebhookDeliverer: EventSink {
             state.withLockedValue { state in
                 state.startedAfter = max(state.startedAfter ?? 0, newest)
                 if pending.count > Self.trackedCallsLimit {
-                    state.fromMemoryOff = true
-                    state.blocked = []
+                    state.stopUsingMemory()
                 } else {
                     for call in pending { state.block(call) }
                 }
@@ -220,7 +223,7 @@ public final class WebhookDeliverer: EventSink {
         } catch {
             if Task.isCancelled { return }
             logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
-            state.withLockedValue { $0.fromMemoryOff = true }
+            state.withLockedValue { $0.stopUsingMemory() }
         }
         // When the journal must be read again even without a signal: the poll, the next retry, a probe.
         var readAt = ContinuousClock.now
@@ -334,8 +337,7 @@ public final class WebhookDeliverer: EventSink {
             recorded = ticket
             if Task.isCancelled { break }
             probe = false
-            let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
-            if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
+            if state.withLockedValue(\.isHeld) { break }
             // In a steady flow a call's events come seconds apart: most chains end here, unread.
             guard mayHaveMore(call: call, after: delivery.sequence) else {
                 drained = true
@@ -388,8 +390,7 @@ public final class WebhookDeliverer: EventSink {
             guard case .delivered(let ticket) = await attempt(delivery, probe: false) else { break }
             recorded = ticket
             if Task.isCancelled { break }
-            let (pausedUntil, disabled) = state.withLockedValue { ($0.pausedUntil, $0.disabled) }
-            if disabled || (pausedUntil.map { $0 > Date() } ?? false) { break }
+            if state.withLockedValue(\.isHeld) { break }
             if let next = state.withLockedValue({ $0.nextFresh(call) }) {
                 delivery = next
                 continue
