@@ -56,7 +56,7 @@ public enum WebSocketClient {
             let result = try await parts.handshake.get()
             return WebSocketConnection(
                 channel: channel,
-                messages: WebSocketInboundStream(base: parts.sequence),
+                messages: parts.sequence,
                 handshake: result,
                 closeFuture: parts.close
             )
@@ -70,7 +70,7 @@ public enum WebSocketClient {
     }
 
     private struct Setup: Sendable {
-        var sequence: InboundProducer
+        var sequence: WebSocketInboundStream
         var handshake: EventLoopFuture<ClientHandshake.Result>
         var close: EventLoopFuture<WebSocketCloseFrame>
     }
@@ -93,15 +93,15 @@ extension ClientChannelHandler {
         eventLoop: any EventLoop, handshake: ClientHandshake, configuration: WebSocketClientConfiguration
     ) -> (
         handler: ClientChannelHandler,
-        sequence: InboundProducer,
+        sequence: WebSocketInboundStream,
         handshake: EventLoopFuture<ClientHandshake.Result>,
         close: EventLoopFuture<WebSocketCloseFrame>
     ) {
         let delegate = InboundDelegate(eventLoop: eventLoop)
-        let high = max(configuration.inboundBufferMessages, 2)
+        let backlog = InboundBacklog(high: configuration.inboundBufferMessages, delegate: delegate)
         let new = InboundProducer.makeSequence(
-            elementType: WebSocketMessage.self,
-            backPressureStrategy: .init(lowWatermark: high / 2, highWatermark: high),
+            elementType: [WebSocketMessage].self,
+            backPressureStrategy: InboundBacklog.NoLimit(),
             finishOnDeinit: true,
             delegate: delegate
         )
@@ -112,10 +112,12 @@ extension ClientChannelHandler {
             configuration: configuration,
             handshakePromise: handshakePromise,
             closePromise: closePromise,
-            source: new.source
+            source: new.source,
+            backlog: backlog
         )
         delegate.handler = handler
-        return (handler, new.sequence, handshakePromise.futureResult, closePromise.futureResult)
+        let messages = WebSocketInboundStream(base: new.sequence, backlog: backlog)
+        return (handler, messages, handshakePromise.futureResult, closePromise.futureResult)
     }
 }
 

@@ -1,31 +1,6 @@
 import NIOCore
 import NIOSSL
 
-typealias InboundProducer = NIOThrowingAsyncSequenceProducer<
-    WebSocketMessage,
-    any Error,
-    NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark,
-    InboundDelegate
->
-
-/// Resumes reading when the consumer of the message stream catches up. Called from any thread; it
-/// only ever touches the handler on the handler's event loop.
-final class InboundDelegate: NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
-    let eventLoop: any EventLoop
-    /// Set once, on the event loop, before the producer can call back.
-    var handler: ClientChannelHandler?
-
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
-
-    func produceMore() {
-        eventLoop.execute { self.handler?.resumeReading() }
-    }
-
-    func didTerminate() {
-        eventLoop.execute { self.handler?.consumerGone() }
-    }
-}
-
 /// Drives one client connection on its event loop: the opening handshake, then the state machine,
 /// keepalive, the closing handshake and its timers. Pings are answered here as they arrive, whatever
 /// the application is doing; complete messages go to the application's stream, and reading from the
@@ -47,6 +22,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private let handshakePromise: EventLoopPromise<ClientHandshake.Result>
     private let closePromise: EventLoopPromise<WebSocketCloseFrame>
     private let source: InboundProducer.Source
+    private let backlog: InboundBacklog
 
     private var phase: Phase = .handshaking(ByteBuffer())
     private var machine = WebSocketConnectionStateMachine(role: .client)
@@ -74,13 +50,15 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         configuration: WebSocketClientConfiguration,
         handshakePromise: EventLoopPromise<ClientHandshake.Result>,
         closePromise: EventLoopPromise<WebSocketCloseFrame>,
-        source: InboundProducer.Source
+        source: InboundProducer.Source,
+        backlog: InboundBacklog
     ) {
         self.handshake = handshake
         self.configuration = configuration
         self.handshakePromise = handshakePromise
         self.closePromise = closePromise
         self.source = source
+        self.backlog = backlog
     }
 
     // MARK: Lifecycle
@@ -214,15 +192,13 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         deliverBatch()
     }
 
-    /// Hands the messages of one read to the consumer at once: one lock and at most one wake-up of
-    /// the consuming task per read, not one per message.
+    /// Hands the messages of one read to the consumer as one batch: one lock and at most one wake-up
+    /// of the consuming task per read, not one per message.
     private func deliverBatch() {
         guard !batch.isEmpty else { return }
-        switch source.yield(contentsOf: batch) {
-        case .stopProducing: readPaused = true
-        case .produceMore, .dropped: break
-        }
-        batch.removeAll(keepingCapacity: true)
+        if backlog.adding(batch.count) { readPaused = true }
+        _ = source.yield(batch)
+        batch = []
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

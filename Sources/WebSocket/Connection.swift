@@ -84,28 +84,3 @@ public final class WebSocketConnection: Sendable {
         }
     }
 }
-
-/// The messages of a ``WebSocketConnection``, with back pressure: while the consumer lags by more
-/// than the configured number of messages, the socket is not read.
-public struct WebSocketInboundStream: AsyncSequence, Sendable {
-    public typealias Element = WebSocketMessage
-    public typealias Failure = WebSocketError
-
-    let base: InboundProducer
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: InboundProducer.AsyncIterator
-
-        public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
-            do {
-                return try await base.next()
-            } catch let error as WebSocketError {
-                throw error
-            } catch {
-                throw .connectionLost(reason: "\(error)")
-            }
-        }
-    }
-}

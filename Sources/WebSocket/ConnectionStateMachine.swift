@@ -179,11 +179,7 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         case .text where header.fin && !header.rsv1:
             // The common case, a whole text message in one frame: one validating pass makes the String.
             if prefix == 0 {
-                guard
-                    let text = payload.withUnsafeReadableBytes({
-                        String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self)
-                    })
-                else {
+                guard let text = payload.withUnsafeReadableBytes(UTF8Validator.string(validating:)) else {
                     return fail(.invalidPayload, "invalid UTF-8 in a text message")
                 }
                 return .deliver(.text(text))
@@ -195,7 +191,7 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             guard ok, validator.isAtCharacterBoundary else {
                 return fail(.invalidPayload, "invalid UTF-8 in a text message")
             }
-            return .deliver(.text(String(buffer: payload)))
+            return .deliver(.text(payload.withUnsafeReadableBytes(validator.string(ofAccepted:))))
         case .binary where header.fin && !header.rsv1:
             return .deliver(.binary(payload))
         case .text, .binary:
@@ -267,9 +263,11 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         guard partial.isText else { return .deliver(.binary(partial.data)) }
         let text: String?
         if wholeMessage && partial.compressed {
-            text = partial.data.withUnsafeReadableBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }
+            text = partial.data.withUnsafeReadableBytes(UTF8Validator.string(validating:))
+        } else if validator.isAtCharacterBoundary {
+            text = partial.data.withUnsafeReadableBytes(validator.string(ofAccepted:))
         } else {
-            text = validator.isAtCharacterBoundary ? String(buffer: partial.data) : nil
+            text = nil
         }
         if partial.compressed {
             inflateBuffer = partial.data  // its capacity serves the next compressed message

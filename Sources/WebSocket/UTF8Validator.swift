@@ -3,10 +3,16 @@
 ///
 /// The state is three bytes: how many continuation bytes are still due and the range the next one
 /// must fall in (which is how overlong forms, surrogates and code points above U+10FFFF are excluded).
+///
+/// Its verdict is exactly the standard library's (a test compares the two on random bytes), which is
+/// what lets ``WebSocketConnectionStateMachine`` make a `String` of the bytes it accepted without the
+/// standard library validating them a second time.
 public struct UTF8Validator: Sendable, Equatable {
     private var pending: UInt8 = 0
     private var lower: UInt8 = 0x80
     private var upper: UInt8 = 0xBF
+    /// False once a byte above 0x7F has been accepted.
+    public private(set) var isASCII = true
 
     public init() {}
 
@@ -50,6 +56,7 @@ public struct UTF8Validator: Sendable, Equatable {
     }
 
     private mutating func start(_ byte: UInt8) -> Bool {
+        isASCII = false
         switch byte {
         case 0xC2...0xDF: pending = 1
         case 0xE0: (pending, lower) = (2, 0xA0)
@@ -61,5 +68,25 @@ public struct UTF8Validator: Sendable, Equatable {
         default: return false  // continuation byte, overlong lead (C0, C1) or F5...FF
         }
         return true
+    }
+}
+
+extension UTF8Validator {
+    /// Validates a whole text and makes its `String` in one pass over the bytes; nil when the bytes
+    /// are not UTF-8.
+    static func string(validating bytes: UnsafeRawBufferPointer) -> String? {
+        var validator = UTF8Validator()
+        guard validator.feed(bytes), validator.isAtCharacterBoundary else { return nil }
+        return validator.string(ofAccepted: bytes)
+    }
+
+    /// The `String` of `bytes`, which must be everything this validator was fed since it was made
+    /// and end at a character boundary. The bytes are not validated again: the standard library's
+    /// `String(validating:)` would cost more than the validation that already happened.
+    func string(ofAccepted bytes: UnsafeRawBufferPointer) -> String {
+        precondition(isAtCharacterBoundary, "the text ends inside a character")
+        return bytes.withMemoryRebound(to: UInt8.self) { codeUnits in
+            String(copying: UTF8Span(unchecked: codeUnits.span, isKnownASCII: isASCII))
+        }
     }
 }

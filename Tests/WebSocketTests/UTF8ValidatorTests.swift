@@ -72,4 +72,35 @@ struct UTF8ValidatorTests {
             #expect(ours == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
         }
     }
+
+    /// The strings the state machine hands out are made without the standard library validating them
+    /// again, so our verdict must be exactly its verdict — also for long texts where the eight-byte
+    /// ASCII path runs, and for any byte value.
+    @Test("makes the standard library's string, or refuses what it refuses, on random texts")
+    func stringsAgreeWithStandardLibrary() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [
+            Array("plain ascii run of some length ".utf8), Array("Ødegård".utf8), Array("😀".utf8), [0xED, 0xA0, 0x80],
+            [0xF4, 0x90], [0xC3], [0x80], [0xFF], [0x7F],
+        ]
+        for round in 0..<5000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0..<12, using: &generator) {
+                if round % 2 == 0 {
+                    bytes += pieces.randomElement(using: &generator)!
+                } else {
+                    bytes.append(UInt8.random(in: 0...255, using: &generator))
+                }
+            }
+            let ours = bytes.withUnsafeBytes(UTF8Validator.string(validating:))
+            let theirs = String(validating: bytes, as: UTF8.self)
+            #expect(ours == theirs, "\(bytes)")
+            if let ours {
+                #expect(Array(ours.utf8) == bytes)
+                var validator = UTF8Validator()
+                _ = validator.feed(bytes)
+                #expect(validator.isASCII == bytes.allSatisfy { $0 < 0x80 })
+            }
+        }
+    }
 }

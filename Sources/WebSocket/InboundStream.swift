@@ -1,0 +1,105 @@
+import NIOCore
+import Synchronization
+
+/// The messages of a ``WebSocketConnection``, with back pressure: while the consumer lags by more
+/// than the configured number of messages, the socket is not read.
+///
+/// The messages of one socket read travel to the consumer as one batch, so the lock, the task
+/// cancellation handler and the possible wake-up of the consuming task are paid once per read, not
+/// once per message; the iterator hands the batch out message by message.
+public struct WebSocketInboundStream: AsyncSequence, Sendable {
+    public typealias Element = WebSocketMessage
+    public typealias Failure = WebSocketError
+
+    let base: InboundProducer
+    let backlog: InboundBacklog
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), backlog: backlog)
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: InboundProducer.AsyncIterator
+        let backlog: InboundBacklog
+        /// The rest of the current batch, last message first, so each is released once handed out.
+        var batch: [WebSocketMessage] = []
+
+        public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
+            if batch.isEmpty {
+                do {
+                    guard let next = try await base.next() else { return nil }
+                    batch = next.reversed()
+                } catch let error as WebSocketError {
+                    throw error
+                } catch {
+                    throw .connectionLost(reason: "\(error)")
+                }
+            }
+            backlog.taken()
+            return batch.popLast()
+        }
+    }
+}
+
+typealias InboundProducer = NIOThrowingAsyncSequenceProducer<
+    [WebSocketMessage],
+    any Error,
+    InboundBacklog.NoLimit,
+    InboundDelegate
+>
+
+/// How many messages the socket delivered that the consumer has not taken yet, and the watermarks
+/// that pause and resume reading. The producer's own back pressure counts batches, whose size is one
+/// read's worth of messages, so the count of messages is kept here: the channel handler adds a batch
+/// before handing it over and pauses at `high`; the consumer takes one message at a time and asks for
+/// reading to resume when it falls below `low`.
+final class InboundBacklog: Sendable {
+    let low: Int
+    let high: Int
+    private let count = Atomic<Int>(0)
+    private let delegate: InboundDelegate
+
+    init(high: Int, delegate: InboundDelegate) {
+        self.high = max(high, 2)
+        self.low = self.high / 2
+        self.delegate = delegate
+    }
+
+    /// Called on the event loop with a batch about to be handed over; true when reading must pause.
+    func adding(_ messages: Int) -> Bool {
+        count.add(messages, ordering: .relaxed).newValue >= high
+    }
+
+    /// Called by the consumer for every message it takes.
+    func taken() {
+        if count.subtract(1, ordering: .relaxed).newValue == low - 1 {
+            // Crossing the low watermark downwards happens once per drain, after any pause the
+            // handler decided on the way up (that decision ran on the event loop, where this lands).
+            delegate.produceMore()
+        }
+    }
+
+    /// The producer's own strategy: never pause on its count of batches; ``InboundBacklog`` decides.
+    struct NoLimit: NIOAsyncSequenceProducerBackPressureStrategy {
+        func didYield(bufferDepth: Int) -> Bool { true }
+        func didConsume(bufferDepth: Int) -> Bool { true }
+    }
+}
+
+/// Resumes reading when the consumer of the message stream catches up, and says goodbye when it is
+/// gone. Called from any thread; it only ever touches the handler on the handler's event loop.
+final class InboundDelegate: NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    /// Set once, on the event loop, before the producer can call back.
+    var handler: ClientChannelHandler?
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func produceMore() {
+        eventLoop.execute { self.handler?.resumeReading() }
+    }
+
+    func didTerminate() {
+        eventLoop.execute { self.handler?.consumerGone() }
+    }
+}
