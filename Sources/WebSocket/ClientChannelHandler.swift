@@ -28,7 +28,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var machine = WebSocketConnectionStateMachine(role: .client)
     private var context: ChannelHandlerContext?
     /// Bytes of a frame that has not fully arrived.
-    private var pending: ByteBuffer?
+    private var partial = PartialFrame()
     /// Messages decoded from the current read, not yet handed to the consumer.
     private var batch: [WebSocketMessage] = []
     /// The first way the connection ended, which is what the application is told.
@@ -141,30 +141,20 @@ final class ClientChannelHandler: ChannelDuplexHandler {
                 handshakePromise.succeed(result)
                 startKeepalive(context: context)
                 // Frames that came in the same segment as the 101 response.
-                if buffer.readableBytes > 0 {
-                    pending = buffer
-                    process(context: context)
-                }
+                if buffer.readableBytes > 0 { process(context: context, read: buffer) }
             } catch {
                 failHandshake(error)
             }
         case .open:
-            if var existing = pending {
-                pending = nil
-                existing.writeBuffer(&bytes)
-                pending = existing
-            } else {
-                pending = bytes
-            }
-            process(context: context)
+            process(context: context, read: bytes)
         }
     }
 
-    private func process(context: ChannelHandlerContext) {
-        guard var buffer = pending else { return }
-        pending = nil
+    private func process(context: ChannelHandlerContext, read: ByteBuffer) {
+        var bytes = partial.bytes(adding: read)
+        defer { partial.keep(bytes) }
         loop: while true {
-            switch machine.read(&buffer) {
+            switch machine.read(&bytes.buffer) {
             case .needMoreData:
                 break loop
             case .deliver(let message):
@@ -185,10 +175,6 @@ final class ClientChannelHandler: ChannelDuplexHandler {
                 scheduleClose(context: context)
             }
         }
-        if buffer.readableBytes > 0 {
-            if buffer.readerIndex > 64 * 1024 { buffer.discardReadBytes() }
-            pending = buffer
-        }
         deliverBatch()
     }
 
@@ -202,7 +188,10 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .open = phase, pending == nil { machine.releaseIdleResources() }
+        if case .open = phase, partial.isEmpty {
+            machine.releaseIdleResources()
+            partial.releaseSpare()
+        }
         context.flush()
         context.fireChannelReadComplete()
     }

@@ -25,7 +25,7 @@ public struct WebSocketInboundStream: AsyncSequence, Sendable {
         var batch: [WebSocketMessage] = []
 
         public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
-            if batch.isEmpty {
+            while batch.isEmpty {
                 do {
                     guard let next = try await base.next() else { return nil }
                     batch = next.reversed()

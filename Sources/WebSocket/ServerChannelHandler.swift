@@ -44,7 +44,8 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
     private let compression: Bool
     private var machine = WebSocketConnectionStateMachine(role: .server)
     private var request = ByteBuffer()
-    private var pending: ByteBuffer?
+    /// Bytes of a frame that has not fully arrived.
+    private var partial = PartialFrame()
     private var connection: WebSocketServerConnection?
 
     public init(
@@ -67,10 +68,7 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
                 let opened = WebSocketServerConnection(channel: context.channel, path: accepted.path)
                 self.connection = opened
                 delegate.opened(opened)
-                if request.readableBytes > 0 {
-                    pending = request
-                    process(context: context, connection: opened)
-                }
+                if request.readableBytes > 0 { process(context: context, connection: opened, read: request) }
                 request = ByteBuffer()
             } catch {
                 context.writeAndFlush(
@@ -81,20 +79,14 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
             }
             return
         }
-        if var existing = pending {
-            existing.writeBuffer(&bytes)
-            pending = existing
-        } else {
-            pending = bytes
-        }
-        process(context: context, connection: connection)
+        process(context: context, connection: connection, read: bytes)
     }
 
-    private func process(context: ChannelHandlerContext, connection: WebSocketServerConnection) {
-        guard var buffer = pending else { return }
-        pending = nil
+    private func process(context: ChannelHandlerContext, connection: WebSocketServerConnection, read: ByteBuffer) {
+        var bytes = partial.bytes(adding: read)
+        defer { partial.keep(bytes) }
         loop: while true {
-            switch machine.read(&buffer) {
+            switch machine.read(&bytes.buffer) {
             case .needMoreData: break loop
             case .deliver(let message): delegate.received(message, on: connection)
             case .send(let bytes): context.write(wrapOutboundOut(bytes), promise: nil)
@@ -116,11 +108,13 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
                 }
             }
         }
-        if buffer.readableBytes > 0 { pending = buffer }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        if connection != nil, pending == nil { machine.releaseIdleResources() }
+        if connection != nil, partial.isEmpty {
+            machine.releaseIdleResources()
+            partial.releaseSpare()
+        }
         context.flush()
     }
 

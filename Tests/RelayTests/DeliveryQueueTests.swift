@@ -146,6 +146,34 @@ struct DeliveryQueueTests {
         #expect(try journal.count() == 6000)
     }
 
+    @Test("the write-ahead log starts over while commits never pause")
+    func logStartsOverUnderContinuousCommits() async throws {
+        // Four committers keep the writer busy without a gap, so a background checkpoint never finds
+        // the log fully copied; without the writer catching up, the log grows by every commit.
+        let journal = try Journal(
+            directory: directory, options: JournalOptions(durability: .normal, checkpointInterval: .zero),
+            routes: ["acme": [route]])
+        let largest = NIOLockedValueBox(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for committer in 0..<4 {
+                group.addTask {
+                    for index in 0..<250 {
+                        _ = try await journal.commit([
+                            pbx.event(.newCallEvent, call: "call-\(committer)-\(index)", callerFlow: "c\(committer)-\(index)")
+                        ])
+                        let size = try walSize(journal)
+                        largest.withLockedValue { $0 = max($0, size) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // 1,000 commits write some 3,000 frames (12 MB) in all; a log that starts over stays a
+        // small part of that.
+        #expect(largest.withLockedValue { $0 } < 4 << 20)
+        #expect(try journal.count() == 1000)
+    }
+
     @Test("a recorded success is on record once the wait returns, with many calls and commits at once")
     func successesOnRecordAfterTheWait() async throws {
         let journal = try open()

@@ -63,6 +63,48 @@ struct ClientHandlerTests {
         #expect(try await iterator.next() == .text("second"))
     }
 
+    @Test("messages split across reads at random points arrive whole and in order")
+    func splitAcrossReads() async throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            var configuration = WebSocketClientConfiguration(keepalive: nil)
+            configuration.inboundBufferMessages = 1000
+            let harness = try Harness(configuration: configuration)
+            try harness.channel.writeInbound(harness.upgradeResponse())
+            let texts = (0..<30).map {
+                "message \($0) " + String(repeating: "é", count: Int.random(in: 0..<200, using: &generator))
+            }
+            var stream = texts.flatMap { RawFrame.text($0).bytes }
+            stream += RawFrame(opcode: 9, payload: Array("ping".utf8)).bytes
+            while !stream.isEmpty {
+                let count = min(stream.count, Int.random(in: 1...300, using: &generator))
+                try harness.channel.writeInbound(ByteBuffer(bytes: stream.prefix(count)))
+                stream.removeFirst(count)
+            }
+            var iterator = harness.sequence.makeAsyncIterator()
+            for text in texts { #expect(try await iterator.next() == .text(text)) }
+            let pongs = try harness.written().flatMap { decodeSent($0).pongs }
+            #expect(pongs.last == ByteBuffer(string: "ping"))
+        }
+    }
+
+    @Test("a partial frame is kept in a buffer of its own, not as a slice of the read")
+    func partialFrameCopied() {
+        var partial = PartialFrame()
+        let read = ByteBuffer(bytes: Array(0..<100))
+        var bytes = partial.bytes(adding: read)
+        #expect(!bytes.owned, "a read with nothing pending is decoded where it is")
+        bytes.buffer.moveReaderIndex(forwardBy: 90)  // 90 bytes decoded, 10 wait for the rest of a frame
+        partial.keep(bytes)
+        #expect(!partial.isEmpty)
+        let readStart = read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let next = partial.bytes(adding: ByteBuffer(bytes: [100, 101]))
+        #expect(next.owned)
+        #expect(Array(next.buffer.readableBytesView) == Array(90...101))
+        let keptStart = next.buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(!(readStart..<readStart + 100).contains(keptStart), "the read's memory can be reused")
+    }
+
     @Test("answers pings while nobody reads the messages")
     func pingsWithoutConsumer() throws {
         let harness = try Harness()

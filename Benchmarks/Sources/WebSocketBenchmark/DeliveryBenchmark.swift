@@ -22,8 +22,15 @@ enum DeliveryBenchmark {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let manifest = directory.appendingPathComponent("manifest.jsonl")
-        let record = directory.appendingPathComponent("received.jsonl")
+        // The peers' own files (a line per event each) go to memory when the machine has a tmpfs, so
+        // the disk's writes and flushes are the relay's own.
+        let peerFiles =
+            FileManager.default.fileExists(atPath: "/dev/shm")
+            ? URL(fileURLWithPath: "/dev/shm/delivery-bench-\(getpid())") : directory
+        try FileManager.default.createDirectory(at: peerFiles, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: peerFiles) }
+        let manifest = peerFiles.appendingPathComponent("manifest.jsonl")
+        let record = peerFiles.appendingPathComponent("received.jsonl")
         let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
         // Rate 0: as fast as the PBX can send, for `seconds × 1,000` events.
         let events = Int((rate > 0 ? rate : 1000) * seconds)
@@ -134,10 +141,14 @@ enum DeliveryBenchmark {
             received.append(
                 (key(data["provider_event"], data["call_id"], caller?["flow_id"], callee?["flow_id"]), at, relayed))
         }
-        guard received.count == sent.count else {
+        // Exactly once: every unique event the PBX sent, none twice, nothing else.
+        guard received.count == sent.count, Set(received.map(\.key)) == Set(sent.keys) else {
             // Kept for a post-mortem: the journal, the PBX's manifest and what the CRM received.
             let kept = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-bench-failed-\(getpid())")
             try? FileManager.default.copyItem(at: directory, to: kept)
+            if peerFiles != directory {
+                try? FileManager.default.copyItem(at: peerFiles, to: kept.appendingPathComponent("peers"))
+            }
             let twice = Dictionary(grouping: received, by: \.key).values.filter { $0.count > 1 }.count
             throw BenchmarkError(
                 "the CRM received \(received.count) of the PBX's \(sent.count) unique events (\(twice) more than once); see \(kept.path)"

@@ -114,7 +114,7 @@ public final class Journal: Sendable {
                 }
                 deduplication.commit(marks, now: now.timeIntervalSince1970)
                 afterCommit(outcome.committed)
-                checkpointer?.written()
+                checkpointer?.written(on: db)
                 return outcome
             }
         } catch {
@@ -260,7 +260,7 @@ public final class Journal: Sendable {
             // Cannot fail for a valid setting; if it did, the write would merely be synced.
             try? Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
             body(db)
-            checkpointer?.written()
+            checkpointer?.written(on: db)
         }
     }
 
@@ -276,7 +276,7 @@ public final class Journal: Sendable {
         let checkpointer = self.checkpointer
         do {
             return try await pool.writeWithoutTransaction { db in
-                defer { checkpointer?.written() }
+                defer { checkpointer?.written(on: db) }
                 try Self.setSynchronous(synchronous, db)
                 var value: T?
                 try db.inTransaction(.immediate) {
