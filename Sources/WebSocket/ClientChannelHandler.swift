@@ -68,6 +68,20 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         if context.channel.isActive { start(context: context) }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: keeping it would keep both alive after the channel is gone.
+        self.context = nil
+        handshakeTimer?.cancel()
+        closeTimer?.cancel()
+        keepaliveTask?.cancel()
+        // A channel that never became active (its connect failed) ends here without `channelInactive`:
+        // nobody waits for these, but each must be completed. Completing one twice is a no-op.
+        let error = transportError ?? .connectionLost(reason: "the connection ended before the handshake")
+        handshakePromise.fail(error)
+        closePromise.fail(error)
+        source.finish(error)
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()

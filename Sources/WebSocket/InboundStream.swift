@@ -90,8 +90,9 @@ final class InboundBacklog: Sendable {
 /// gone. Called from any thread; it only ever touches the handler on the handler's event loop.
 final class InboundDelegate: NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
     let eventLoop: any EventLoop
-    /// Set once, on the event loop, before the producer can call back.
-    var handler: ClientChannelHandler?
+    /// Set once, on the event loop, before the producer can call back. Weak: the handler holds the
+    /// backlog, which holds this delegate, and the stream may outlive the channel.
+    weak var handler: ClientChannelHandler?
 
     init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 

@@ -20,8 +20,7 @@ struct PartialFrame {
     mutating func bytes(adding read: ByteBuffer) -> Bytes {
         guard var existing = pending else { return Bytes(buffer: read, owned: false) }
         pending = nil  // keep `existing` uniquely referenced while it grows
-        var read = read
-        existing.writeBuffer(&read)
+        existing.writeImmutableBuffer(read)
         return Bytes(buffer: existing, owned: true)
     }
 

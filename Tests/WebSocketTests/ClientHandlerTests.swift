@@ -105,6 +105,26 @@ struct ClientHandlerTests {
         #expect(!(readStart..<readStart + 100).contains(keptStart), "the read's memory can be reused")
     }
 
+    @Test("a connection's handler is freed once its channel is closed and its stream dropped")
+    func handlerFreed() throws {
+        weak var freed: ClientChannelHandler?
+        do {
+            let channel = EmbeddedChannel()
+            let parts = ClientChannelHandler.make(
+                eventLoop: channel.eventLoop,
+                handshake: ClientHandshake(url: try WebSocketURL("ws://example.com/"), deflate: nil),
+                configuration: .init(keepalive: nil))
+            freed = parts.handler
+            try channel.pipeline.syncOperations.addHandler(parts.handler)
+            try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 80)).wait()
+            try channel.close().wait()
+            channel.embeddedEventLoop.run()
+            _ = try? parts.handshake.wait()
+            _ = try? parts.close.wait()
+        }
+        #expect(freed == nil, "a reference cycle keeps every closed connection's handler alive")
+    }
+
     @Test("answers pings while nobody reads the messages")
     func pingsWithoutConsumer() throws {
         let harness = try Harness()
