@@ -100,7 +100,7 @@ extension ClientChannelHandler {
         let delegate = InboundDelegate(eventLoop: eventLoop)
         let backlog = InboundBacklog(high: configuration.inboundBufferMessages, delegate: delegate)
         let new = InboundProducer.makeSequence(
-            elementType: [WebSocketMessage].self,
+            elementType: InboundBatch.self,
             backPressureStrategy: InboundBacklog.NoLimit(),
             finishOnDeinit: true,
             delegate: delegate

@@ -25,12 +25,14 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private let backlog: InboundBacklog
 
     private var phase: Phase = .handshaking(ByteBuffer())
-    private var machine = WebSocketConnectionStateMachine(role: .client)
+    /// Unchecked: used only on the event loop and never re-entered (it is pure), and it is accessed for
+    /// every message, where the runtime's exclusivity check is a measurable cost.
+    @exclusivity(unchecked) private var machine = WebSocketConnectionStateMachine(role: .client)
     private var context: ChannelHandlerContext?
     /// Bytes of a frame that has not fully arrived.
     private var partial = PartialFrame()
-    /// Messages decoded from the current read, not yet handed to the consumer.
-    private var batch: [WebSocketMessage] = []
+    /// The batches handed to the consumer, refilled once it is done with them.
+    private var batches = InboundBatchPool()
     /// The first way the connection ended, which is what the application is told.
     private var outcome: Result<WebSocketCloseFrame, WebSocketError>?
     private var transportError: WebSocketError?
@@ -167,12 +169,16 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private func process(context: ChannelHandlerContext, read: ByteBuffer) {
         var bytes = partial.bytes(adding: read)
         defer { partial.keep(bytes) }
+        // The messages of this read, handed to the consumer in one piece.
+        let batch = batches.take()
         loop: while true {
             switch machine.read(&bytes.buffer) {
             case .needMoreData:
                 break loop
-            case .deliver(let message):
-                batch.append(message)
+            case .deliverText(let text):
+                batch.append(text)
+            case .deliverBinary(let data):
+                batch.append(binary: data)
             case .send(let reply):
                 context.write(wrapOutboundOut(reply), promise: nil)
             case .pongReceived:
@@ -189,22 +195,22 @@ final class ClientChannelHandler: ChannelDuplexHandler {
                 scheduleClose(context: context)
             }
         }
-        deliverBatch()
+        deliver(batch)
     }
 
     /// Hands the messages of one read to the consumer as one batch: one lock and at most one wake-up
     /// of the consuming task per read, not one per message.
-    private func deliverBatch() {
+    private func deliver(_ batch: InboundBatch) {
         guard !batch.isEmpty else { return }
         if backlog.adding(batch.count) { readPaused = true }
         _ = source.yield(batch)
-        batch = []
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if case .open = phase, partial.isEmpty {
             machine.releaseIdleResources()
             partial.releaseSpare()
+            batches.removeAll()
         }
         context.flush()
         context.fireChannelReadComplete()

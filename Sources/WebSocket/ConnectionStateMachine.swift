@@ -16,8 +16,10 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
     public enum ReadAction {
         /// Everything decodable was decoded; wait for more bytes.
         case needMoreData
-        /// A complete message for the application.
-        case deliver(WebSocketMessage)
+        /// A complete text message for the application, its UTF-8 validated.
+        case deliverText(WebSocketText)
+        /// A complete binary message for the application.
+        case deliverBinary(ByteBuffer)
         /// Write these bytes (a pong answering a ping), then keep reading.
         case send(ByteBuffer)
         /// A pong arrived with this payload.
@@ -177,12 +179,11 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
         case .close:
             return receivedClose(payload)
         case .text where header.fin && !header.rsv1:
-            // The common case, a whole text message in one frame: one validating pass makes the String.
+            // The common case, a whole text message in one frame: validated in one pass.
             if prefix == 0 {
-                guard let text = payload.withUnsafeReadableBytes(UTF8Validator.string(validating:)) else {
-                    return fail(.invalidPayload, "invalid UTF-8 in a text message")
-                }
-                return .deliver(.text(text))
+                let verdict = payload.withUnsafeReadableBytes(UTF8Validator.validate)
+                guard verdict.valid else { return fail(.invalidPayload, "invalid UTF-8 in a text message") }
+                return .deliverText(WebSocketText(validated: payload, isASCII: verdict.isASCII))
             }
             // Its start was validated while it arrived; `validator` holds that state.
             let ok = payload.withUnsafeReadableBytes { bytes in
@@ -191,9 +192,9 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             guard ok, validator.isAtCharacterBoundary else {
                 return fail(.invalidPayload, "invalid UTF-8 in a text message")
             }
-            return .deliver(.text(payload.withUnsafeReadableBytes(validator.string(ofAccepted:))))
+            return .deliverText(WebSocketText(validated: payload, isASCII: validator.isASCII))
         case .binary where header.fin && !header.rsv1:
-            return .deliver(.binary(payload))
+            return .deliverBinary(payload)
         case .text, .binary:
             if header.opcode == .text && prefix == 0 { validator = UTF8Validator() }
             var data: ByteBuffer
@@ -260,20 +261,20 @@ public struct WebSocketConnectionStateMachine: ~Copyable {
             // The next message starts from an empty window; keep the memory for it while busy.
             inflater?.reset()
         }
-        guard partial.isText else { return .deliver(.binary(partial.data)) }
-        let text: String?
+        guard partial.isText else { return .deliverBinary(partial.data) }
+        let verdict: (valid: Bool, isASCII: Bool)
         if wholeMessage && partial.compressed {
-            text = partial.data.withUnsafeReadableBytes(UTF8Validator.string(validating:))
-        } else if validator.isAtCharacterBoundary {
-            text = partial.data.withUnsafeReadableBytes(validator.string(ofAccepted:))
+            verdict = partial.data.withUnsafeReadableBytes(UTF8Validator.validate)
         } else {
-            text = nil
+            verdict = (validator.isAtCharacterBoundary, validator.isASCII)
         }
         if partial.compressed {
-            inflateBuffer = partial.data  // its capacity serves the next compressed message
+            // Its capacity serves the next compressed message: a caller that copies the text and lets
+            // go of it leaves the buffer ours alone again, so inflating allocates nothing per message.
+            inflateBuffer = partial.data
         }
-        guard let text else { return fail(.invalidPayload, "invalid UTF-8 in a text message") }
-        return .deliver(.text(text))
+        guard verdict.valid else { return fail(.invalidPayload, "invalid UTF-8 in a text message") }
+        return .deliverText(WebSocketText(validated: partial.data, isASCII: verdict.isASCII))
     }
 
     private mutating func receivedClose(_ payload: ByteBuffer) -> ReadAction {

@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// The messages of one socket read travel to the consumer as one batch, so the lock, the task
 /// cancellation handler and the possible wake-up of the consuming task are paid once per read, not
-/// once per message; the iterator hands the batch out message by message.
+/// once per message; the iterator hands the batch out message by message, making each text's
+/// `String` as it goes (``InboundBatch``).
 public struct WebSocketInboundStream: AsyncSequence, Sendable {
     public typealias Element = WebSocketMessage
     public typealias Failure = WebSocketError
@@ -21,28 +22,36 @@ public struct WebSocketInboundStream: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: InboundProducer.AsyncIterator
         let backlog: InboundBacklog
-        /// The rest of the current batch, last message first, so each is released once handed out.
-        var batch: [WebSocketMessage] = []
+        /// The batch being handed out, and the index of its next message.
+        var batch: InboundBatch?
+        var index = 0
 
         public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
-            while batch.isEmpty {
+            while true {
+                if let current = batch, index < current.count {
+                    let message = current.message(at: index)
+                    index += 1
+                    // Let go of the batch with its last message, so the handler can refill it.
+                    if index == current.count { batch = nil }
+                    backlog.taken()
+                    return message
+                }
                 do {
                     guard let next = try await base.next() else { return nil }
-                    batch = next.reversed()
+                    batch = next
+                    index = 0
                 } catch let error as WebSocketError {
                     throw error
                 } catch {
                     throw .connectionLost(reason: "\(error)")
                 }
             }
-            backlog.taken()
-            return batch.popLast()
         }
     }
 }
 
 typealias InboundProducer = NIOThrowingAsyncSequenceProducer<
-    [WebSocketMessage],
+    InboundBatch,
     any Error,
     InboundBacklog.NoLimit,
     InboundDelegate

@@ -88,7 +88,8 @@ public final class WebSocketServerHandler: ChannelDuplexHandler {
         loop: while true {
             switch machine.read(&bytes.buffer) {
             case .needMoreData: break loop
-            case .deliver(let message): delegate.received(message, on: connection)
+            case .deliverText(let text): delegate.received(.text(text.string), on: connection)
+            case .deliverBinary(let data): delegate.received(.binary(data), on: connection)
             case .send(let bytes): context.write(wrapOutboundOut(bytes), promise: nil)
             case .pongReceived: break
             case .closeReceived(_, let reply):

@@ -72,20 +72,17 @@ public struct UTF8Validator: Sendable, Equatable {
 }
 
 extension UTF8Validator {
-    /// Validates a whole text and makes its `String` in one pass over the bytes; nil when the bytes
-    /// are not UTF-8.
-    static func string(validating bytes: UnsafeRawBufferPointer) -> String? {
+    /// Whether a whole text is UTF-8; `isASCII` then tells whether every byte is below 0x80.
+    static func validate(_ bytes: UnsafeRawBufferPointer) -> (valid: Bool, isASCII: Bool) {
         var validator = UTF8Validator()
-        guard validator.feed(bytes), validator.isAtCharacterBoundary else { return nil }
-        return validator.string(ofAccepted: bytes)
+        let valid = validator.feed(bytes) && validator.isAtCharacterBoundary
+        return (valid, validator.isASCII)
     }
 
-    /// The `String` of `bytes`, which must be everything this validator was fed since it was made
-    /// and end at a character boundary. The bytes are not validated again: the standard library's
-    /// `String(validating:)` would cost more than the validation that already happened.
-    func string(ofAccepted bytes: UnsafeRawBufferPointer) -> String {
-        precondition(isAtCharacterBoundary, "the text ends inside a character")
-        return bytes.withMemoryRebound(to: UInt8.self) { codeUnits in
+    /// The `String` of bytes this validator accepted whole. They are not validated again: the standard
+    /// library's `String(validating:)` would cost more than the validation that already happened.
+    static func string(ofValidated bytes: UnsafeRawBufferPointer, isASCII: Bool) -> String {
+        bytes.withMemoryRebound(to: UInt8.self) { codeUnits in
             String(copying: UTF8Span(unchecked: codeUnits.span, isKnownASCII: isASCII))
         }
     }

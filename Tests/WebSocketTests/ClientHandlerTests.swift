@@ -105,6 +105,41 @@ struct ClientHandlerTests {
         #expect(!(readStart..<readStart + 100).contains(keptStart), "the read's memory can be reused")
     }
 
+    @Test("messages the consumer has not taken yet stay intact while later reads arrive")
+    func heldBatchesIntact() async throws {
+        var configuration = WebSocketClientConfiguration(keepalive: nil)
+        configuration.inboundBufferMessages = 1000
+        let harness = try Harness(configuration: configuration)
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        var iterator = harness.sequence.makeAsyncIterator()
+        func read(_ texts: [String]) throws {
+            try harness.channel.writeInbound(ByteBuffer(bytes: texts.flatMap { RawFrame.text($0).bytes }))
+        }
+        try read(["a0", "a1 é"])
+        #expect(try await iterator.next() == .text("a0"))  // the consumer is inside the first read's batch
+        try read(["b0", "b1"])
+        try read(["c0"])
+        for expected in ["a1 é", "b0", "b1", "c0"] { #expect(try await iterator.next() == .text(expected)) }
+        try read(["d0"])
+        #expect(try await iterator.next() == .text("d0"))
+    }
+
+    @Test("a read's batch is refilled once the consumer let go of it, and never while it holds it")
+    func batchesRefilled() {
+        var pool = InboundBatchPool()
+        var consumer: InboundBatch? = pool.take()
+        consumer?.append(WebSocketText(validated: ByteBuffer(string: "kept"), isASCII: true))
+        let first = consumer.map(ObjectIdentifier.init)
+        let second = pool.take()
+        #expect(ObjectIdentifier(second) != first, "the consumer still holds the first batch")
+        second.append(WebSocketText(validated: ByteBuffer(string: "other"), isASCII: true))
+        #expect(consumer?.message(at: 0) == .text("kept"))
+        consumer = nil
+        let refilled = pool.take()
+        #expect(ObjectIdentifier(refilled) == first)
+        #expect(refilled.isEmpty)
+    }
+
     @Test("a connection's handler is freed once its channel is closed and its stream dropped")
     func handlerFreed() throws {
         weak var freed: ClientChannelHandler?

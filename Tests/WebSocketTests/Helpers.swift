@@ -78,7 +78,8 @@ extension WebSocketConnectionStateMachine {
         while true {
             switch read(&buffer) {
             case .needMoreData: return
-            case .deliver(let message): outcome.messages.append(message)
+            case .deliverText(let text): outcome.messages.append(.text(text.string))
+            case .deliverBinary(let data): outcome.messages.append(.binary(data))
             case .send(let bytes): outcome.sent.append(bytes)
             case .pongReceived(let payload): outcome.pongs.append(payload)
             case .closeReceived(let frame, let reply):

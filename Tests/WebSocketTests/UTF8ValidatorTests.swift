@@ -92,14 +92,14 @@ struct UTF8ValidatorTests {
                     bytes.append(UInt8.random(in: 0...255, using: &generator))
                 }
             }
-            let ours = bytes.withUnsafeBytes(UTF8Validator.string(validating:))
+            let verdict = bytes.withUnsafeBytes(UTF8Validator.validate)
             let theirs = String(validating: bytes, as: UTF8.self)
-            #expect(ours == theirs, "\(bytes)")
-            if let ours {
+            #expect(verdict.valid == (theirs != nil), "\(bytes)")
+            if verdict.valid {
+                let ours = bytes.withUnsafeBytes { UTF8Validator.string(ofValidated: $0, isASCII: verdict.isASCII) }
+                #expect(ours == theirs)
                 #expect(Array(ours.utf8) == bytes)
-                var validator = UTF8Validator()
-                _ = validator.feed(bytes)
-                #expect(validator.isASCII == bytes.allSatisfy { $0 < 0x80 })
+                #expect(verdict.isASCII == bytes.allSatisfy { $0 < 0x80 })
             }
         }
     }
