@@ -23,9 +23,9 @@ enum Driver {
         )
         print(taskset == nil ? "" : "Sender pinned to core 1, receiver to core 0 (taskset).\n")
         print(
-            "| stream | callrelay msg/s | swift-websocket msg/s | ratio | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |"
+            "| stream | callrelay msg/s | swift-websocket msg/s | ratio | ratio, rounds' range | CPU µs/msg (callrelay / swift-websocket) | peak RSS MiB (callrelay / swift-websocket) |"
         )
-        print("|---|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for config in configs {
             var serverArguments = ["serve"]
             if config.compressed { serverArguments.append("--compressed") }
@@ -49,8 +49,14 @@ enum Driver {
             }
             let a = median(ours)
             let b = median(theirs)
+            // The ratio is the median of each round's own ratio: the two runs of a round are back to
+            // back, so a slow spell of this shared machine weighs on both sides of it alike.
+            let ratios = zip(ours, theirs).map { $0.rate / $1.rate }.sorted()
+            let ratio = ratios[ratios.count / 2]
+            let range = (ratios.first ?? 0, ratios.last ?? 0)
             print(
-                "| \(config.name) | \(Int(a.rate)) | \(Int(b.rate)) | \(String(format: "%.2f", a.rate / b.rate))× | "
+                "| \(config.name) | \(Int(a.rate)) | \(Int(b.rate)) | \(String(format: "%.2f", ratio))× | "
+                    + "\(String(format: "%.2f", range.0)) – \(String(format: "%.2f", range.1)) | "
                     + "\(String(format: "%.2f", a.cpuMicrosecondsPerMessage)) / \(String(format: "%.2f", b.cpuMicrosecondsPerMessage)) | "
                     + "\(String(format: "%.1f", Double(a.peakResidentKiB) / 1024)) / \(String(format: "%.1f", Double(b.peakResidentKiB) / 1024)) |"
             )
