@@ -43,10 +43,14 @@ public final class PeerProcess: @unchecked Sendable {
     private let stdin = Pipe()
     private let stdout = Pipe()
     public private(set) var ready: [String: Any] = [:]
+    /// The child's stderr: the caller's file, or one of ours. A child that dies before its first line
+    /// is reported with the end of it, so a failure in CI says why without a rerun.
+    private let errorLog: URL
+    private var reportedExit = false
 
     /// - Parameters:
     ///   - environment: added to this process's environment.
-    ///   - standardError: a file that receives the child's stderr (otherwise it is inherited).
+    ///   - standardError: a file that receives the child's stderr (otherwise a temporary one).
     public init(
         _ executable: String,
         _ arguments: [String],
@@ -67,10 +71,9 @@ public final class PeerProcess: @unchecked Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        if let standardError {
-            _ = FileManager.default.createFile(atPath: standardError.path, contents: nil)
-            process.standardError = try FileHandle(forWritingTo: standardError)
-        }
+        errorLog = standardError ?? TestEnvironment.temporaryDirectory().appendingPathComponent("stderr.log")
+        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorLog)
         try process.run()
         // Our copies of the child's ends: closing them lets EOF arrive when the child exits.
         try? stdout.fileHandleForWriting.close()
@@ -90,9 +93,10 @@ public final class PeerProcess: @unchecked Sendable {
         while true {
             let byte = stdout.fileHandleForReading.readData(ofLength: 1)
             if byte.isEmpty {
+                let errors = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
                 throw PeerError(
                     description:
-                        "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self))"
+                        "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self)); its stderr ended with: \(errors.suffix(2000))"
                 )
             }
             if byte == Data([0x0A]) { return String(decoding: data, as: UTF8.self) }
@@ -133,7 +137,19 @@ public final class PeerProcess: @unchecked Sendable {
     /// Ends the process for sure: children inherit the test runner's blocked signals, so SIGTERM
     /// may never arrive; SIGKILL cannot be blocked.
     public func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        } else if !reportedExit, process.processIdentifier != 0, process.terminationStatus != 0,
+            let errors = try? String(contentsOf: errorLog, encoding: .utf8),
+            !errors.isEmpty
+        {
+            // It ended by itself and unhappily: what it said belongs in the test run's output.
+            reportedExit = true
+            FileHandle.standardError.write(
+                Data(
+                    "\(process.executableURL?.lastPathComponent ?? "peer") exited \(process.terminationStatus):\n\(errors.suffix(4000))\n"
+                        .utf8))
+        }
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()
     }

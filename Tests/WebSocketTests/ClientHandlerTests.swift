@@ -112,16 +112,19 @@ struct ClientHandlerTests {
         let harness = try Harness(configuration: configuration)
         try harness.channel.writeInbound(harness.upgradeResponse())
         var iterator = harness.sequence.makeAsyncIterator()
-        func read(_ texts: [String]) throws {
-            try harness.channel.writeInbound(ByteBuffer(bytes: texts.flatMap { RawFrame.text($0).bytes }))
+        // Reads of one burst (no read-complete between them): the handler keeps its batches, and
+        // must not refill the one the consumer is in.
+        func read(_ texts: [String]) {
+            harness.channel.pipeline.fireChannelRead(ByteBuffer(bytes: texts.flatMap { RawFrame.text($0).bytes }))
         }
-        try read(["a0", "a1 é"])
+        read(["a0", "a1 é"])
         #expect(try await iterator.next() == .text("a0"))  // the consumer is inside the first read's batch
-        try read(["b0", "b1"])
-        try read(["c0"])
+        read(["b0", "b1"])
+        read(["c0"])
+        // The stream ends after what it holds, so a batch overwritten in place fails here, not hangs.
+        try await harness.channel.close()
         for expected in ["a1 é", "b0", "b1", "c0"] { #expect(try await iterator.next() == .text(expected)) }
-        try read(["d0"])
-        #expect(try await iterator.next() == .text("d0"))
+        await #expect(throws: WebSocketError.self) { _ = try await iterator.next() }
     }
 
     @Test("a read's batch is refilled once the consumer let go of it, and never while it holds it")
