@@ -11,12 +11,15 @@ import NIOCore
 /// A batch is refilled once the consumer has let go of it (``InboundBatchPool``), so its buffers are
 /// allocated once per busy connection, not once per read.
 ///
-/// Written only by the channel handler while no other reference exists (the pool checks); read only
-/// by the consumer after it was handed over.
+/// One side at a time: the channel handler fills it while no other reference exists (the pool
+/// checks), then only the consumer touches it until it lets go.
 final class InboundBatch: @unchecked Sendable {
     private enum Item {
         case text(offset: Int, length: Int, isASCII: Bool)
         case binary(ByteBuffer)
+        /// A binary message already handed out: the batch no longer holds its buffer, which may be
+        /// the channel's read buffer, kept from reuse while anyone holds it.
+        case taken
     }
 
     // Unchecked: the hand-over above means two accesses never overlap, and the runtime's check of
@@ -44,8 +47,8 @@ final class InboundBatch: @unchecked Sendable {
         text.clear()
     }
 
-    /// The message at `index`; its `String` is made here, on the caller's thread.
-    func message(at index: Int) -> WebSocketMessage {
+    /// Hands out the message at `index`, once; a text's `String` is made here, on the caller's thread.
+    func take(at index: Int) -> WebSocketMessage {
         switch items[index] {
         case .text(let offset, let length, let isASCII):
             return .text(
@@ -54,7 +57,10 @@ final class InboundBatch: @unchecked Sendable {
                         ofValidated: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), isASCII: isASCII)
                 })
         case .binary(let data):
+            items[index] = .taken
             return .binary(data)
+        case .taken:
+            preconditionFailure("message \(index) of the batch was already taken")
         }
     }
 }

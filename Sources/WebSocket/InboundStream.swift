@@ -29,7 +29,7 @@ public struct WebSocketInboundStream: AsyncSequence, Sendable {
         public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
             while true {
                 if let current = batch, index < current.count {
-                    let message = current.message(at: index)
+                    let message = current.take(at: index)
                     index += 1
                     // Let go of the batch with its last message, so the handler can refill it.
                     if index == current.count { batch = nil }

@@ -79,8 +79,9 @@ extension UTF8Validator {
         return (valid, validator.isASCII)
     }
 
-    /// The `String` of bytes this validator accepted whole. They are not validated again: the standard
-    /// library's `String(validating:)` would cost more than the validation that already happened.
+    /// The `String` of bytes that ``validate(_:)``, or a validator fed all of them and ending at a
+    /// character boundary, accepted. They are not validated again: the standard library's
+    /// `String(validating:)` would cost more than the validation that already happened.
     static func string(ofValidated bytes: UnsafeRawBufferPointer, isASCII: Bool) -> String {
         bytes.withMemoryRebound(to: UInt8.self) { codeUnits in
             String(copying: UTF8Span(unchecked: codeUnits.span, isKnownASCII: isASCII))

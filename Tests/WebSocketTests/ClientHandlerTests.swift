@@ -136,7 +136,7 @@ struct ClientHandlerTests {
         let second = pool.take()
         #expect(ObjectIdentifier(second) != first, "the consumer still holds the first batch")
         second.append(WebSocketText(validated: ByteBuffer(string: "other"), isASCII: true))
-        #expect(consumer?.message(at: 0) == .text("kept"))
+        #expect(consumer?.take(at: 0) == .text("kept"))
         consumer = nil
         let refilled = pool.take()
         #expect(ObjectIdentifier(refilled) == first)
