@@ -93,10 +93,9 @@ public final class PeerProcess: @unchecked Sendable {
         while true {
             let byte = stdout.fileHandleForReading.readData(ofLength: 1)
             if byte.isEmpty {
-                let errors = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
                 throw PeerError(
                     description:
-                        "\(process.executableURL?.lastPathComponent ?? "peer") exited before writing a line: \(String(decoding: data, as: UTF8.self)); its stderr ended with: \(errors.suffix(2000))"
+                        "\(name) exited before writing a line: \(String(decoding: data, as: UTF8.self)); its stderr ended with: \(errorTail(2000))"
                 )
             }
             if byte == Data([0x0A]) { return String(decoding: data, as: UTF8.self) }
@@ -126,6 +125,13 @@ public final class PeerProcess: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    private var name: String { process.executableURL?.lastPathComponent ?? "peer" }
+
+    /// The last `count` characters the child wrote to stderr.
+    private func errorTail(_ count: Int) -> Substring {
+        ((try? String(contentsOf: errorLog, encoding: .utf8)) ?? "").suffix(count)
+    }
+
     /// SIGINT, as Ctrl-C sends it.
     public func interrupt() { kill(process.processIdentifier, SIGINT) }
 
@@ -139,22 +145,37 @@ public final class PeerProcess: @unchecked Sendable {
     public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-        } else if !reportedExit, process.processIdentifier != 0, process.terminationStatus != 0,
-            let errors = try? String(contentsOf: errorLog, encoding: .utf8),
-            !errors.isEmpty
-        {
+        } else if !reportedExit, process.processIdentifier != 0, process.terminationStatus != 0 {
             // It ended by itself and unhappily: what it said belongs in the test run's output.
             reportedExit = true
-            FileHandle.standardError.write(
-                Data(
-                    "\(process.executableURL?.lastPathComponent ?? "peer") exited \(process.terminationStatus):\n\(errors.suffix(4000))\n"
-                        .utf8))
+            let errors = errorTail(4000)
+            if !errors.isEmpty {
+                FileHandle.standardError.write(Data("\(name) exited \(process.terminationStatus):\n\(errors)\n".utf8))
+            }
         }
         try? stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
+        // Not `waitUntilExit()`: it spins this thread until Foundation's exit handler has run on a
+        // dispatch worker, and `stop()` is called from tests on the concurrency pool, whose threads are
+        // those workers. Two stops at once on this 2-core machine spun both for good (seen: the whole
+        // run hung with both pool threads in `waitUntilExit`). Dead is enough: a zombie holds no port.
+        if process.processIdentifier != 0 { Self.waitUntilDead(process.processIdentifier) }
     }
 
     deinit { stop() }
+
+    /// Waits (at most ten seconds) until `pid` has exited, reaped or not, reading its state in `/proc`
+    /// every few milliseconds: no thread or dispatch source of anyone else's is needed.
+    private static func waitUntilDead(_ pid: Int32) {
+        for _ in 0..<2000 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { return }
+            // "pid (name) S ...": the state follows the name, which may itself hold ')'.
+            let state = stat[stat.index(after: end)...].dropFirst().first
+            if state == "Z" || state == "X" { return }
+            _ = poll(nil, 0, 5)
+        }
+    }
 }
 
 /// A loopback port nothing listens on, by binding one and letting it go.

@@ -47,8 +47,9 @@ final class Checkpointer: Sendable {
     /// one is `interval` old and none is running.
     func written(on writer: Database) {
         let (catchUp, start) = state.withLockedValue { state in
-            let catchUp = state.catchUpDue && !state.running
-            if catchUp { state.catchUpDue = false }
+            // Set only as a background checkpoint ends, and taken here before the next one can start.
+            let catchUp = state.catchUpDue
+            state.catchUpDue = false
             guard !state.running, ContinuousClock.now - state.last >= interval else { return (catchUp, false) }
             state.running = true
             return (catchUp, true)
