@@ -31,50 +31,52 @@ public struct CallEvent: Sendable, Equatable, Codable {
 
     private var storage: Storage
 
-    /// One field; a write copies the fields first unless this event holds the only reference.
-    private subscript<Value>(field: WritableKeyPath<Fields, Value>) -> Value {
-        get { storage.fields[keyPath: field] }
-        set {
+    /// The fields for writing, copied first unless this event holds the only reference. The accessors
+    /// yield rather than return: a getter would copy the whole `data` (some forty references) for
+    /// every `event.data.tenant`.
+    private var uniqueFields: Fields {
+        _read { yield storage.fields }
+        _modify {
             if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-            storage.fields[keyPath: field] = newValue
+            yield &storage.fields
         }
     }
 
     public var specversion: String {
-        get { self[\.specversion] }
-        set { self[\.specversion] = newValue }
+        _read { yield storage.fields.specversion }
+        _modify { yield &uniqueFields.specversion }
     }
     public var id: String {
-        get { self[\.id] }
-        set { self[\.id] = newValue }
+        _read { yield storage.fields.id }
+        _modify { yield &uniqueFields.id }
     }
     /// `/tenants/{tenant}/{provider}`: where the event comes from, as a URI reference.
     public var source: String {
-        get { self[\.source] }
-        set { self[\.source] = newValue }
+        _read { yield storage.fields.source }
+        _modify { yield &uniqueFields.source }
     }
     public var type: CallEventType {
-        get { self[\.type] }
-        set { self[\.type] = newValue }
+        _read { yield storage.fields.type }
+        _modify { yield &uniqueFields.type }
     }
     /// When it happened at the provider (`data.occurred_at`), or when we received it if the provider
     /// did not say.
     public var time: Date {
-        get { self[\.time] }
-        set { self[\.time] = newValue }
+        _read { yield storage.fields.time }
+        _modify { yield &uniqueFields.time }
     }
     /// The call: `data.call_id`.
     public var subject: String {
-        get { self[\.subject] }
-        set { self[\.subject] = newValue }
+        _read { yield storage.fields.subject }
+        _modify { yield &uniqueFields.subject }
     }
     public var datacontenttype: String {
-        get { self[\.datacontenttype] }
-        set { self[\.datacontenttype] = newValue }
+        _read { yield storage.fields.datacontenttype }
+        _modify { yield &uniqueFields.datacontenttype }
     }
     public var data: CallEventData {
-        get { self[\.data] }
-        set { self[\.data] = newValue }
+        _read { yield storage.fields.data }
+        _modify { yield &uniqueFields.data }
     }
 
     public init(id: String, type: CallEventType, data: CallEventData) {

@@ -103,6 +103,44 @@ struct JournalTests {
         #expect(again.committed.isEmpty)
     }
 
+    @Test("a transfer is named across a restart, and not when the earlier connection is outside the window")
+    func transferAcrossRestart() async throws {
+        let start = Date()
+        let options = JournalOptions(transferWindow: .seconds(3600))
+        do {
+            let journal = try open(options)
+            _ = try await journal.commit(
+                [pbx.event(.callConnectedEvent, call: "first", callerFlow: "c", calleeFlow: "a", callee: "anna")],
+                now: start)
+        }
+        let final = pbx.event(.callConnectedEvent, call: "final", callerFlow: "c", calleeFlow: "b", callee: "bert")
+        let reopened = try open(options)
+        #expect(reopened.transferFlowCount == 2, "both flows of the connection are read back")
+        let outcome = try await reopened.commit([final], now: start.addingTimeInterval(60))
+        #expect(outcome.committed.map(\.event.type) == [.connected, .transferred])
+        #expect(outcome.committed.last?.event.data.transfer?.from.user == "anna")
+
+        let late = pbx.event(.callConnectedEvent, call: "late", callerFlow: "d", calleeFlow: "f", callee: "fay")
+        _ = try await reopened.commit(
+            [pbx.event(.callConnectedEvent, call: "early", callerFlow: "d", calleeFlow: "e", callee: "eve")], now: start)
+        let after = try await reopened.commit([late], now: start.addingTimeInterval(3601))
+        #expect(after.committed.map(\.event.type) == [.connected], "the earlier connection is outside the window")
+    }
+
+    @Test("a transfer is named once, even when the new call's connection is replayed after the dedupe window")
+    func transferNamedOnce() async throws {
+        let journal = try open(.init(dedupeWindow: .seconds(60)))
+        let start = Date()
+        let final = pbx.event(.callConnectedEvent, call: "final", callerFlow: "c", calleeFlow: "b", callee: "bert")
+        let first = try await journal.commit(
+            [pbx.event(.callConnectedEvent, call: "first", callerFlow: "c", calleeFlow: "a", callee: "anna"), final],
+            now: start)
+        #expect(first.committed.map(\.event.type) == [.connected, .connected, .transferred])
+        // Two minutes later the connection is no duplicate any more, but the transfer was named.
+        let replay = try await journal.commit([final], now: start.addingTimeInterval(120))
+        #expect(replay.committed.map(\.event.type) == [.connected])
+    }
+
     @Test("events older than the retention are pruned; newer ones stay")
     func retention() async throws {
         let journal = try open(.init(retention: .seconds(3600)))

@@ -359,7 +359,11 @@ private struct Reader {
             problem(node, "journal", "must be a mapping")
             return options
         }
-        let keys = fields(mapping, path: "journal", allowed: ["retention", "dedupe_window", "dedupe_max_entries", "durability"])
+        let keys = fields(
+            mapping, path: "journal",
+            allowed: [
+                "retention", "dedupe_window", "dedupe_max_entries", "transfer_window", "transfer_max_entries", "durability",
+            ])
         if let value = duration(keys["retention"], path: "journal.retention") { options.retention = value }
         if let value = duration(keys["dedupe_window"], path: "journal.dedupe_window") { options.dedupeWindow = value }
         if let node = keys["dedupe_max_entries"] {
@@ -367,6 +371,14 @@ private struct Reader {
                 options.dedupeMaxEntries = value
             } else {
                 problem(node, "journal.dedupe_max_entries", "must be a whole number of at least 1000")
+            }
+        }
+        if let value = duration(keys["transfer_window"], path: "journal.transfer_window") { options.transferWindow = value }
+        if let node = keys["transfer_max_entries"] {
+            if let value = node.int, value >= 1000 {
+                options.transferMaxEntries = value
+            } else {
+                problem(node, "journal.transfer_max_entries", "must be a whole number of at least 1000")
             }
         }
         if let text = string(keys["durability"], path: "journal.durability", required: false) {

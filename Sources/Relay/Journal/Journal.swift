@@ -19,6 +19,7 @@ public final class Journal: Sendable {
     /// Nil for a reader (`create: false`), which never writes.
     let checkpointer: Checkpointer?
     private let deduplication: Deduplication
+    private let transfers: TransferCorrelation
     /// Webhook endpoints by tenant.
     private let routes: [String: [DeliveryRoute]]
     /// Delivery successes waiting for the writer (see ``recordDelivered(endpoint:sequence:attempts:onError:)``).
@@ -38,6 +39,8 @@ public final class Journal: Sendable {
         self.options = options
         self.routes = routes
         self.deduplication = Deduplication(window: options.dedupeWindow.seconds, maxEntries: options.dedupeMaxEntries)
+        self.transfers = TransferCorrelation(
+            window: options.transferWindow.seconds, maxEntries: options.transferMaxEntries)
         if !create, !FileManager.default.fileExists(atPath: path) { throw .missing(path: path) }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -63,8 +66,12 @@ public final class Journal: Sendable {
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
             if create {
                 try JournalSchema.migrator().migrate(pool)
-                let deduplication = self.deduplication
-                try pool.read { db in try deduplication.load(from: db, now: Date().timeIntervalSince1970) }
+                let (deduplication, transfers) = (self.deduplication, self.transfers)
+                let now = Date().timeIntervalSince1970
+                try pool.read { db in
+                    try deduplication.load(from: db, now: now)
+                    try transfers.load(from: db, now: now)
+                }
                 checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
@@ -96,7 +103,7 @@ public final class Journal: Sendable {
         now: Date = Date(),
         afterCommit: @escaping @Sendable ([JournalEntry]) -> Void = { _ in }
     ) async throws(JournalError) -> CommitOutcome {
-        let deduplication = self.deduplication
+        let (deduplication, transfers) = (self.deduplication, self.transfers)
         let routes = self.routes
         let synchronous = options.durability.pragma
         let checkpointer = self.checkpointer
@@ -105,14 +112,14 @@ public final class Journal: Sendable {
                 // Set on every commit: delivery outcomes lower it on the same connection.
                 try Self.setSynchronous(synchronous, db)
                 var outcome = CommitOutcome()
-                var marks = Deduplication.Batch()
+                var state = CommitState(now: now.timeIntervalSince1970)
                 try db.inTransaction(.immediate) {
                     outcome = try Self.store(
-                        events, now: now.timeIntervalSince1970, deduplication: deduplication, marks: &marks, routes: routes,
-                        db: db)
+                        events, deduplication: deduplication, transfers: transfers, state: &state, routes: routes, db: db)
                     return .commit
                 }
-                deduplication.commit(marks, now: now.timeIntervalSince1970)
+                deduplication.commit(state.marks, now: state.now)
+                transfers.commit(state.connections, now: state.now)
                 afterCommit(outcome.committed)
                 checkpointer?.written(on: db)
                 return outcome
@@ -122,10 +129,18 @@ public final class Journal: Sendable {
         }
     }
 
+    /// What a commit's transaction adds to the in-memory state, applied once it committed.
+    private struct CommitState {
+        let now: Double
+        var marks = Deduplication.Batch()
+        var connections = TransferCorrelation.Batch()
+    }
+
     private static func store(
-        _ events: [CallEvent], now: Double, deduplication: Deduplication, marks: inout Deduplication.Batch,
+        _ events: [CallEvent], deduplication: Deduplication, transfers: TransferCorrelation, state: inout CommitState,
         routes: [String: [DeliveryRoute]], db: Database
     ) throws -> CommitOutcome {
+        let now = state.now
         var outcome = CommitOutcome()
         let insert = try db.cachedStatement(
             sql: """
@@ -133,7 +148,7 @@ public final class Journal: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         func append(_ event: CallEvent) throws -> Bool {
-            if deduplication.isDuplicate(event.id, now: now, batch: &marks) {
+            if deduplication.isDuplicate(event.id, now: now, batch: &state.marks) {
                 outcome.duplicates.append(event)
                 return false
             }
@@ -151,7 +166,7 @@ public final class Journal: Sendable {
         }
         for event in events {
             guard try append(event) else { continue }
-            if let transfer = try TransferCorrelation.transfer(after: event, db: db) {
+            if let transfer = transfers.transfer(after: event, now: now, batch: &state.connections) {
                 _ = try append(transfer)
             }
         }
@@ -163,6 +178,7 @@ public final class Journal: Sendable {
         let deduplication = self.deduplication
         let cutoff = now.timeIntervalSince1970 - options.retention.seconds
         deduplication.prune(now: now.timeIntervalSince1970)
+        transfers.prune(now: now.timeIntervalSince1970)
         try await write { db in
             // Old events are at the start of `seq`: find the first one to keep without an index.
             // An event still owed to a CRM (pending or dead) is kept whatever its age.
@@ -234,6 +250,9 @@ public final class Journal: Sendable {
 
     /// How many dedupe marks are kept.
     var dedupeMarkCount: Int { deduplication.count }
+
+    /// How many flows transfer correlation remembers.
+    var transferFlowCount: Int { transfers.count }
 
     /// How many events are stored.
     public func count() throws(JournalError) -> Int {

@@ -18,6 +18,11 @@ public struct JournalOptions: Sendable, Equatable {
     public var dedupeWindow: Duration
     /// The most dedupe marks kept, whatever their age.
     public var dedupeMaxEntries: Int
+    /// How long after a party's connection a new connection of its flow to someone else is still
+    /// named a transfer.
+    public var transferWindow: Duration
+    /// The most flows transfer correlation remembers, whatever their age.
+    public var transferMaxEntries: Int
     public var durability: Durability
     /// The most events committed in one transaction.
     public var maxBatch: Int
@@ -28,6 +33,8 @@ public struct JournalOptions: Sendable, Equatable {
         retention: Duration = .seconds(7 * 24 * 3600),
         dedupeWindow: Duration = .seconds(600),
         dedupeMaxEntries: Int = 1_000_000,
+        transferWindow: Duration = .seconds(12 * 3600),
+        transferMaxEntries: Int = 100_000,
         durability: Durability = .full,
         maxBatch: Int = 2_000,
         checkpointInterval: Duration = .seconds(1)
@@ -36,6 +43,8 @@ public struct JournalOptions: Sendable, Equatable {
         self.retention = retention
         self.dedupeWindow = dedupeWindow
         self.dedupeMaxEntries = dedupeMaxEntries
+        self.transferWindow = transferWindow
+        self.transferMaxEntries = transferMaxEntries
         self.durability = durability
         self.maxBatch = maxBatch
     }

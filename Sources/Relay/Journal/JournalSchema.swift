@@ -64,6 +64,11 @@ enum JournalSchema {
             // start): the table of marks cost two random-key B-tree writes per event.
             try db.execute(sql: "DROP TABLE seen")
         }
+        migrator.registerMigration("v5: transfer correlation in memory") { db in
+            // Transfer correlation remembers connections in memory (read back at start), so the
+            // events table no longer keeps an index for it.
+            try db.execute(sql: "DROP INDEX events_connected_caller; DROP INDEX events_connected_callee")
+        }
         return migrator
     }
 }

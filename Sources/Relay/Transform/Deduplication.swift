@@ -23,7 +23,8 @@ import NIOCore
 final class Deduplication: Sendable {
     let window: Double
     let maxEntries: Int
-    private let marks: NIOLockedValueBox<Marks>
+    /// When each id was last journaled.
+    private let marks: NIOLockedValueBox<ExpiringTable<Key, Void>>
 
     /// The 128 bits of an `evt_` id, or a hash of any other id.
     struct Key: Hashable, Sendable {
@@ -73,31 +74,6 @@ final class Deduplication: Sendable {
         }
     }
 
-    private struct Marks {
-        /// When each id was last journaled.
-        var seenAt: [Key: Double] = [:]
-        /// Marks in the order they were set; an entry whose time no longer matches `seenAt` was
-        /// renewed later and is skipped.
-        var order = CircularBuffer<(key: Key, at: Double)>()
-
-        mutating func set(_ key: Key, at time: Double) {
-            seenAt[key] = time
-            order.append((key, time))
-        }
-
-        /// Drops the oldest marks until at most `limit` remain and none is older than `cutoff`.
-        mutating func trim(limit: Int, olderThan cutoff: Double) {
-            while let oldest = order.first, oldest.at < cutoff || seenAt.count > limit {
-                order.removeFirst()
-                if seenAt[oldest.key] == oldest.at { seenAt[oldest.key] = nil }
-            }
-            // Renewals leave stale entries behind; compact once they outnumber the live ones.
-            if order.count > 2 * max(seenAt.count, 1024) {
-                order = CircularBuffer(order.filter { seenAt[$0.key] == $0.at })
-            }
-        }
-    }
-
     /// The marks a commit sets (all at the commit's time), in order, until it is committed.
     struct Batch {
         fileprivate var added: Set<Key> = []
@@ -107,17 +83,17 @@ final class Deduplication: Sendable {
     init(window: Double, maxEntries: Int) {
         self.window = window
         self.maxEntries = maxEntries
-        self.marks = NIOLockedValueBox(Marks())
+        self.marks = NIOLockedValueBox(ExpiringTable())
     }
 
-    var count: Int { marks.withLockedValue { $0.seenAt.count } }
+    var count: Int { marks.withLockedValue { $0.count } }
 
     /// True when `id` was journaled within the window before `now`, by an earlier commit or earlier
     /// in `batch`; otherwise marks it in `batch`.
     func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
         let key = Key(id)
         if batch.added.contains(key) { return true }
-        if let at = marks.withLockedValue({ $0.seenAt[key] }), at > now - window { return true }
+        if let at = marks.withLockedValue({ $0[key]?.at }), at > now - window { return true }
         batch.added.insert(key)
         batch.order.append(key)
         return false
@@ -128,7 +104,7 @@ final class Deduplication: Sendable {
         guard !batch.order.isEmpty else { return }
         marks.withLockedValue { marks in
             // In commit order, so that the oldest go first when `maxEntries` trims.
-            for key in batch.order { marks.set(key, at: now) }
+            for key in batch.order { marks.set(key, (), at: now) }
             marks.trim(limit: maxEntries, olderThan: now - window)
         }
     }
@@ -154,8 +130,8 @@ final class Deduplication: Sendable {
             if at >= cutoff, keys.insert(key).inserted { found.append((key, at)) }
         }
         marks.withLockedValue { marks in
-            marks = Marks()
-            for mark in found.reversed() { marks.set(mark.key, at: mark.at) }
+            marks = ExpiringTable()
+            for mark in found.reversed() { marks.set(mark.key, (), at: mark.at) }
         }
     }
 }

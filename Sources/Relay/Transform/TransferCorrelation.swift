@@ -1,54 +1,152 @@
 import CallEvents
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 
 /// Finds attended transfers the PBX does not announce: a party whose flow was connected to one user
 /// in an earlier call and is now connected to another in a new call was handed over.
 ///
 /// Xelion's flow ids follow one party through transfers (`../shared/docs/xelion-protocol.md`): after
-/// customer C → user A, A consults B and transfers, the new call C → B carries C's flow id. The
-/// lookup runs in the commit's transaction, against the journal, so it sees the events of the same
-/// batch and survives restarts.
-enum TransferCorrelation {
-    static func transfer(after connected: CallEvent, db: Database) throws -> CallEvent? {
-        guard connected.type == .connected else { return nil }
-        let data = connected.data
-        if let caller = data.caller, let flow = caller.flowId, let callee = data.callee,
-            let previous = try lastConnected(
-                tenant: data.tenant, column: "caller_flow", flow: flow, excluding: data.callId, side: "callee", db: db),
-            previous.party.flowId != callee.flowId
-        {
-            return event(
-                connected,
-                transfer: CallTransfer(party: caller, from: previous.party, to: callee, previousCallId: previous.callId))
-        }
-        if let callee = data.callee, let flow = callee.flowId, let caller = data.caller,
-            let previous = try lastConnected(
-                tenant: data.tenant, column: "callee_flow", flow: flow, excluding: data.callId, side: "caller", db: db),
-            previous.party.flowId != caller.flowId
-        {
-            return event(
-                connected,
-                transfer: CallTransfer(party: callee, from: previous.party, to: caller, previousCallId: previous.callId))
-        }
-        return nil
+/// customer C → user A, A consults B and transfers, the new call C → B carries C's flow id.
+///
+/// The connections live in memory, like the dedupe marks, and the journal is their durable form: at
+/// start they are read back from the connected events of the last `window`. A lookup in memory
+/// instead of two indexed queries per connected event was about a tenth of the commit's time, and
+/// the events table lost the two indexes it kept for them. A commit sees its own earlier connections
+/// (``Batch``), which join the table only once the transaction committed.
+///
+/// Only a flow's newest connection is kept: a repeat of the new call's connection (a replay after a
+/// reconnect, outside the dedupe window) then finds its own call and names the transfer no second
+/// time.
+///
+/// Bounded: a connection older than `window`, or beyond `maxEntries` flows, is forgotten, so a
+/// transfer more than `window` after the customer's previous connection is not named (the events
+/// themselves are all forwarded). Memory: about 400 bytes a flow.
+final class TransferCorrelation: Sendable {
+    let window: Double
+    let maxEntries: Int
+    private let flows: NIOLockedValueBox<ExpiringTable<FlowKey, Connection>>
+
+    /// One side of connected calls: `flow` as the caller's flow or as the callee's.
+    struct FlowKey: Hashable, Sendable {
+        var tenant: String
+        var flow: String
+        var asCaller: Bool
     }
 
-    /// The call and one side of the newest other connection of `flow`: only that side is read out of
-    /// the stored JSON (decoding the whole event was a third of this lookup).
-    private static func lastConnected(
-        tenant: String, column: String, flow: String, excluding callId: String, side: String, db: Database
-    ) throws -> (callId: String, party: CallParty)? {
-        let sql = """
-            SELECT call_id, json_extract(body, '$.data.\(side)') FROM events
-            WHERE tenant = ? AND \(column) = ? AND type = 'call.connected' AND call_id <> ?
-            ORDER BY seq DESC LIMIT 1
-            """
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [tenant, flow, callId]),
-            let json = row[1] as String?,
-            let party = try? JSONDecoder().decode(CallParty.self, from: Data(json.utf8))
-        else { return nil }
-        return (row[0], party)
+    /// A call in which a flow was connected, and the party at the other end.
+    struct Connection: Sendable {
+        var callId: String
+        var other: CallParty
+    }
+
+    /// The connections a commit records, until it is committed.
+    struct Batch {
+        fileprivate var flows: [FlowKey: Connection] = [:]
+        fileprivate var order: [FlowKey] = []
+    }
+
+    init(window: Double, maxEntries: Int) {
+        self.window = window
+        self.maxEntries = maxEntries
+        self.flows = NIOLockedValueBox(ExpiringTable())
+    }
+
+    /// How many flows are remembered.
+    var count: Int { flows.withLockedValue { $0.count } }
+
+    /// The `call.transferred` that `event` reveals, if any; records a connected event's flows in
+    /// `batch`.
+    func transfer(after event: CallEvent, now: Double, batch: inout Batch) -> CallEvent? {
+        guard event.type == .connected else { return nil }
+        let data = event.data
+        var found: CallEvent?
+        if let caller = data.caller, let flow = caller.flowId, let callee = data.callee {
+            let key = FlowKey(tenant: data.tenant, flow: flow, asCaller: true)
+            if let previous = connection(key, now: now, batch: batch), previous.callId != data.callId,
+                previous.other.flowId != callee.flowId
+            {
+                found = Self.event(
+                    event,
+                    transfer: CallTransfer(party: caller, from: previous.other, to: callee, previousCallId: previous.callId))
+            }
+            record(key, Connection(callId: data.callId, other: callee), now: now, batch: &batch)
+        }
+        if let callee = data.callee, let flow = callee.flowId, let caller = data.caller {
+            let key = FlowKey(tenant: data.tenant, flow: flow, asCaller: false)
+            if found == nil, let previous = connection(key, now: now, batch: batch), previous.callId != data.callId,
+                previous.other.flowId != caller.flowId
+            {
+                found = Self.event(
+                    event,
+                    transfer: CallTransfer(party: callee, from: previous.other, to: caller, previousCallId: previous.callId))
+            }
+            record(key, Connection(callId: data.callId, other: caller), now: now, batch: &batch)
+        }
+        return found
+    }
+
+    private func connection(_ key: FlowKey, now: Double, batch: Batch) -> Connection? {
+        if let pending = batch.flows[key] { return pending }
+        guard let stored = flows.withLockedValue({ $0[key] }), stored.at > now - window else { return nil }
+        return stored.value
+    }
+
+    private func record(_ key: FlowKey, _ connection: Connection, now: Double, batch: inout Batch) {
+        batch.flows[key] = connection
+        batch.order.append(key)
+    }
+
+    /// The batch's connections join the others: call only once its transaction has committed.
+    func commit(_ batch: Batch, now: Double) {
+        guard !batch.order.isEmpty else { return }
+        flows.withLockedValue { flows in
+            for key in batch.order {
+                if let connection = batch.flows[key] { flows.set(key, connection, at: now) }
+            }
+            flows.trim(limit: maxEntries, olderThan: now - window)
+        }
+    }
+
+    /// Forgets connections outside the window and the oldest beyond `maxEntries`.
+    func prune(now: Double) {
+        flows.withLockedValue { $0.trim(limit: maxEntries, olderThan: now - window) }
+    }
+
+    /// Reads the connections back from the connected events of the last `window`, as a restart needs
+    /// them: newest first until one is older than the window (with a minute's margin, as
+    /// `received_at` is only roughly in commit order across tenants) or `maxEntries` are found, then
+    /// replayed oldest first.
+    func load(from db: Database, now: Double) throws {
+        let cutoff = now - window
+        var rows: [(tenant: String, callId: String, caller: CallParty?, callee: CallParty?, at: Double)] = []
+        let cursor = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT tenant, call_id, received_at,
+                       json_extract(body, '$.data.caller'), json_extract(body, '$.data.callee')
+                FROM events WHERE type = ? ORDER BY seq DESC
+                """, arguments: [CallEventType.connected.rawValue])
+        let decoder = JSONDecoder()
+        func party(_ json: String?) -> CallParty? {
+            json.flatMap { try? decoder.decode(CallParty.self, from: Data($0.utf8)) }
+        }
+        while let row = try cursor.next() {
+            let at: Double = row[2]
+            if at < cutoff - 60 || rows.count >= maxEntries { break }
+            guard at >= cutoff else { continue }
+            rows.append((row[0], row[1], party(row[3]), party(row[4]), at))
+        }
+        var table = ExpiringTable<FlowKey, Connection>()
+        for row in rows.reversed() {
+            for (party, other, asCaller) in [(row.caller, row.callee, true), (row.callee, row.caller, false)] {
+                guard let flow = party?.flowId, let other else { continue }
+                let key = FlowKey(tenant: row.tenant, flow: flow, asCaller: asCaller)
+                table.set(key, Connection(callId: row.callId, other: other), at: row.at)
+            }
+        }
+        table.trim(limit: maxEntries, olderThan: cutoff)
+        flows.withLockedValue { $0 = table }
     }
 
     private static func event(_ connected: CallEvent, transfer: CallTransfer) -> CallEvent {

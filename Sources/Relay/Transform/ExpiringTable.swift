@@ -1,0 +1,34 @@
+import NIOCore
+
+/// A table whose entries expire oldest first, by age and by count: the dedupe marks and the
+/// connections transfer correlation remembers. Not thread-safe by itself; its owner locks it.
+struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    /// Each key's value and when it was last set.
+    private(set) var entries: [Key: (value: Value, at: Double)] = [:]
+    /// Keys in the order they were set; an entry whose time no longer matches `entries` was set again
+    /// later and is skipped.
+    private var order = CircularBuffer<(key: Key, at: Double)>()
+
+    var count: Int { entries.count }
+
+    subscript(key: Key) -> (value: Value, at: Double)? { entries[key] }
+
+    /// Sets `key`, which becomes the newest entry. Times must not go backwards by more than the
+    /// caller's tolerance for keeping an entry a little too long.
+    mutating func set(_ key: Key, _ value: Value, at time: Double) {
+        entries[key] = (value, time)
+        order.append((key, time))
+    }
+
+    /// Drops the oldest entries until at most `limit` remain and none is older than `cutoff`.
+    mutating func trim(limit: Int, olderThan cutoff: Double) {
+        while let oldest = order.first, oldest.at < cutoff || entries.count > limit {
+            order.removeFirst()
+            if entries[oldest.key]?.at == oldest.at { entries[oldest.key] = nil }
+        }
+        // Keys set again leave stale entries behind; compact once they outnumber the live ones.
+        if order.count > 2 * max(entries.count, 1024) {
+            order = CircularBuffer(order.filter { entries[$0.key]?.at == $0.at })
+        }
+    }
+}
