@@ -17,6 +17,16 @@ struct JSONWriter {
     var text: String { String(decoding: bytes, as: UTF8.self) }
     var utf8: [UInt8] { bytes }
 
+    /// Empties the writer for the next value, keeping its buffer.
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    func withUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try bytes.withUnsafeBufferPointer(body)
+    }
+
     mutating func write(_ event: CallEvent) {
         open()
         field("specversion", event.specversion)
@@ -238,6 +248,23 @@ struct JSONWriter {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Writes events' JSON, one after another, into one buffer that is reused: for a commit of many
+/// events, where a buffer per event was an allocation and a copy each.
+public struct CallEventJSONBuffer {
+    private var writer = JSONWriter()
+
+    public init() {}
+
+    /// Calls `body` with `event`'s JSON (the bytes of ``CallEvent/json()``), valid only inside `body`.
+    public mutating func withJSON<Result>(
+        of event: CallEvent, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+    ) rethrows -> Result {
+        writer.reset()
+        writer.write(event)
+        return try writer.withUTF8(body)
     }
 }
 

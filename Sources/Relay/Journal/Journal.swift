@@ -142,22 +142,21 @@ public final class Journal: Sendable {
     ) throws -> CommitOutcome {
         let now = state.now
         var outcome = CommitOutcome()
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (id, tenant, type, call_id, received_at, caller_flow, callee_flow, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let insert = try EventInsert(db)
+        var buffer = CallEventJSONBuffer()
         func append(_ event: CallEvent) throws -> Bool {
             if deduplication.isDuplicate(event.id, now: now, batch: &state.marks) {
                 outcome.duplicates.append(event)
                 return false
             }
-            let json = event.json()
-            try insert.execute(arguments: [
-                event.id, event.data.tenant, event.type.rawValue, event.data.callId,
-                event.data.receivedAt.timeIntervalSince1970, event.data.caller?.flowId, event.data.callee?.flowId, json,
-            ])
-            let entry = JournalEntry(sequence: db.lastInsertedRowID, json: json, event: event)
+            let row = EventInsert.Row(
+                id: event.id, tenant: event.data.tenant, type: event.type.rawValue, callId: event.data.callId,
+                receivedAt: event.data.receivedAt.timeIntervalSince1970, callerFlow: event.data.caller?.flowId,
+                calleeFlow: event.data.callee?.flowId)
+            let (sequence, json) = try buffer.withJSON(of: event) { body in
+                (try insert.execute(row, body: body), String(decoding: body, as: UTF8.self))
+            }
+            let entry = JournalEntry(sequence: sequence, json: json, event: event)
             if let endpoints = routes[event.data.tenant] {
                 try addDeliveries(for: entry, routes: endpoints, now: now, db: db)
             }

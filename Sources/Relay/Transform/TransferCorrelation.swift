@@ -58,30 +58,31 @@ final class TransferCorrelation: Sendable {
     /// The `call.transferred` that `event` reveals, if any; records a connected event's flows in
     /// `batch`.
     func transfer(after event: CallEvent, now: Double, batch: inout Batch) -> CallEvent? {
-        guard event.type == .connected else { return nil }
-        let data = event.data
+        guard event.type == .connected, let caller = event.data.caller, let callee = event.data.callee else { return nil }
+        // The parts, not the whole `data`: copying it retains some forty strings.
+        let (tenant, callId) = (event.data.tenant, event.data.callId)
         var found: CallEvent?
-        if let caller = data.caller, let flow = caller.flowId, let callee = data.callee {
-            let key = FlowKey(tenant: data.tenant, flow: flow, asCaller: true)
-            if let previous = connection(key, now: now, batch: batch), previous.callId != data.callId,
+        if let flow = caller.flowId {
+            let key = FlowKey(tenant: tenant, flow: flow, asCaller: true)
+            if let previous = connection(key, now: now, batch: batch), previous.callId != callId,
                 previous.other.flowId != callee.flowId
             {
                 found = Self.event(
                     event,
                     transfer: CallTransfer(party: caller, from: previous.other, to: callee, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: data.callId, other: callee), now: now, batch: &batch)
+            record(key, Connection(callId: callId, other: callee), now: now, batch: &batch)
         }
-        if let callee = data.callee, let flow = callee.flowId, let caller = data.caller {
-            let key = FlowKey(tenant: data.tenant, flow: flow, asCaller: false)
-            if found == nil, let previous = connection(key, now: now, batch: batch), previous.callId != data.callId,
+        if let flow = callee.flowId {
+            let key = FlowKey(tenant: tenant, flow: flow, asCaller: false)
+            if found == nil, let previous = connection(key, now: now, batch: batch), previous.callId != callId,
                 previous.other.flowId != caller.flowId
             {
                 found = Self.event(
                     event,
                     transfer: CallTransfer(party: callee, from: previous.other, to: caller, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: data.callId, other: caller), now: now, batch: &batch)
+            record(key, Connection(callId: callId, other: caller), now: now, batch: &batch)
         }
         return found
     }
