@@ -12,29 +12,32 @@ public struct CallEvent: Sendable, Equatable, Codable {
     /// The fields, behind one reference: an event is copied into every batch, entry and sink on its
     /// way, and a copy of the fields themselves costs dozens of reference counts (perf showed copies
     /// at a tenth of the pipeline's time).
-    private final class Storage: @unchecked Sendable {
+    @usableFromInline
+    final class Storage: @unchecked Sendable {
         // Mutated only through `CallEvent`'s setters, which copy it first unless uniquely referenced.
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
     }
 
-    private struct Fields: Equatable, Codable {
-        var specversion: String
-        var id: String
-        var source: String
-        var type: CallEventType
-        var time: Date
-        var subject: String
-        var datacontenttype: String
-        var data: CallEventData
+    @usableFromInline
+    struct Fields: Equatable, Codable {
+        @usableFromInline var specversion: String
+        @usableFromInline var id: String
+        @usableFromInline var source: String
+        @usableFromInline var type: CallEventType
+        @usableFromInline var time: Date
+        @usableFromInline var subject: String
+        @usableFromInline var datacontenttype: String
+        @usableFromInline var data: CallEventData
     }
 
-    private var storage: Storage
+    @usableFromInline var storage: Storage
 
     /// The fields for writing, copied first unless this event holds the only reference. The accessors
-    /// yield rather than return: a getter would copy the whole `data` (some forty references) for
-    /// every `event.data.tenant`.
-    private var uniqueFields: Fields {
+    /// yield rather than return, and are inlinable: otherwise every `event.data.tenant` in another
+    /// module copied the whole `data` (some forty references) and destroyed it again.
+    @inlinable
+    var uniqueFields: Fields {
         _read { yield storage.fields }
         _modify {
             if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
@@ -42,38 +45,46 @@ public struct CallEvent: Sendable, Equatable, Codable {
         }
     }
 
+    @inlinable
     public var specversion: String {
         _read { yield storage.fields.specversion }
         _modify { yield &uniqueFields.specversion }
     }
+    @inlinable
     public var id: String {
         _read { yield storage.fields.id }
         _modify { yield &uniqueFields.id }
     }
     /// `/tenants/{tenant}/{provider}`: where the event comes from, as a URI reference.
+    @inlinable
     public var source: String {
         _read { yield storage.fields.source }
         _modify { yield &uniqueFields.source }
     }
+    @inlinable
     public var type: CallEventType {
         _read { yield storage.fields.type }
         _modify { yield &uniqueFields.type }
     }
     /// When it happened at the provider (`data.occurred_at`), or when we received it if the provider
     /// did not say.
+    @inlinable
     public var time: Date {
         _read { yield storage.fields.time }
         _modify { yield &uniqueFields.time }
     }
     /// The call: `data.call_id`.
+    @inlinable
     public var subject: String {
         _read { yield storage.fields.subject }
         _modify { yield &uniqueFields.subject }
     }
+    @inlinable
     public var datacontenttype: String {
         _read { yield storage.fields.datacontenttype }
         _modify { yield &uniqueFields.datacontenttype }
     }
+    @inlinable
     public var data: CallEventData {
         _read { yield storage.fields.data }
         _modify { yield &uniqueFields.data }

@@ -224,6 +224,19 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// An object whose members are already in key order: the canonical form without sorting.
+    mutating func object(_ object: JSONObjectMembers) {
+        bytes.append(UInt8(ascii: "{"))
+        for (index, member) in object.members.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(member.key)
+            bytes.append(UInt8(ascii: ":"))
+            value(member.value, sortedKeys: true)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
     private mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
@@ -276,6 +289,15 @@ extension JSONValue {
     public var canonicalUTF8: [UInt8] {
         var writer = JSONWriter()
         writer.value(self, sortedKeys: true)
+        return writer.utf8
+    }
+}
+
+extension JSONObjectMembers {
+    /// Compact JSON with keys sorted: the same bytes as `JSONValue.object(dictionary).canonicalUTF8`.
+    public var canonicalUTF8: [UInt8] {
+        var writer = JSONWriter()
+        writer.object(self)
         return writer.utf8
     }
 }

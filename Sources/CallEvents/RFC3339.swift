@@ -12,37 +12,58 @@ public enum RFC3339 {
     }
 
     static func append(_ date: Date, to text: inout [UInt8]) {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(totalMilliseconds.floorDivided(by: 1000))
-        let milliseconds = Int(totalMilliseconds - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        pad(Int(parts.tm_year) + 1900, 4, &text)
-        text.append(UInt8(ascii: "-"))
-        pad(Int(parts.tm_mon) + 1, 2, &text)
-        text.append(UInt8(ascii: "-"))
-        pad(Int(parts.tm_mday), 2, &text)
-        text.append(UInt8(ascii: "T"))
-        pad(Int(parts.tm_hour), 2, &text)
-        text.append(UInt8(ascii: ":"))
-        pad(Int(parts.tm_min), 2, &text)
-        text.append(UInt8(ascii: ":"))
-        pad(Int(parts.tm_sec), 2, &text)
-        text.append(UInt8(ascii: "."))
-        pad(milliseconds, 3, &text)
-        text.append(UInt8(ascii: "Z"))
+        let totalMilliseconds = milliseconds(date)
+        let seconds = totalMilliseconds.floorDivided(by: 1000)
+        let milliseconds = Int(totalMilliseconds - seconds * 1000)
+        let days = seconds.floorDivided(by: 86_400)
+        let second = Int(seconds - days * 86_400)
+        let (year, month, day) = civil(days: days)
+        // Into a buffer on the stack and appended at once: a date is written several times per event,
+        // and appending its 24 bytes one by one (with `gmtime_r`) was a few per cent of the pipeline.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            var index = 0
+            func put(_ value: Int, _ width: Int) {
+                var rest = max(0, value)
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    buffer[index + offset] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+                index += width
+            }
+            func put(_ byte: UInt8) {
+                buffer[index] = byte
+                index += 1
+            }
+            put(Int(year), 4)
+            put(UInt8(ascii: "-"))
+            put(month, 2)
+            put(UInt8(ascii: "-"))
+            put(day, 2)
+            put(UInt8(ascii: "T"))
+            put(second / 3600, 2)
+            put(UInt8(ascii: ":"))
+            put(second / 60 % 60, 2)
+            put(UInt8(ascii: ":"))
+            put(second % 60, 2)
+            put(UInt8(ascii: "."))
+            put(milliseconds, 3)
+            put(UInt8(ascii: "Z"))
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<index]))
+        }
     }
 
-    /// `value` in exactly `width` decimal digits (values here never need more).
-    private static func pad(_ value: Int, _ width: Int, _ text: inout [UInt8]) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = max(0, value)
-        while divisor > 0 {
-            text.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-            rest %= divisor
-            divisor /= 10
-        }
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+    /// `civil_from_days`), which `gmtime_r` computed with a call into the C library and its locks.
+    private static func civil(days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = shifted.floorDivided(by: 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// Reads an RFC 3339 date-time; the zone (`Z` or an offset) is required.
@@ -55,7 +76,17 @@ public enum RFC3339 {
 
     /// Truncates to what the text form keeps, so an event equals itself after a round trip.
     public static func truncated(_ date: Date) -> Date {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
+    }
+
+    /// Whole milliseconds since 1970, rounded down. A time of whole milliseconds is often a hair below
+    /// them as a `Double` (`k / 1000` times 1000 is not always `k`), and flooring that lost a
+    /// millisecond: within a rounding error of the next millisecond counts as it.
+    static func milliseconds(_ date: Date) -> Int64 {
+        let value = date.timeIntervalSince1970 * 1000
+        let nearest = value.rounded()
+        let tolerance = max(0.001, abs(value) * 1e-15)
+        return Int64(abs(value - nearest) <= tolerance ? nearest : value.rounded(.down))
     }
 }
 

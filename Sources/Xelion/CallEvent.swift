@@ -43,7 +43,14 @@ public struct XelionCallEvent: Sendable, Hashable {
     public var calleePhoneLineOid: String?
     /// Seconds; `callHungUpEvent` only.
     public var duration: Int?
-    public var raw: [String: JSONValue]
+    /// The whole notification, keys sorted, so nothing the PBX sent is lost.
+    public private(set) var notification: JSONObjectMembers
+
+    /// The whole notification as a dictionary.
+    public var raw: [String: JSONValue] {
+        get { notification.dictionary }
+        set { notification = JSONObjectMembers(newValue) }
+    }
 
     /// Why a notification could not be read as a call event.
     public struct DecodingFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -55,54 +62,82 @@ public struct XelionCallEvent: Sendable, Hashable {
         guard case .object(let object) = notification else {
             throw DecodingFailure(reason: "the notification of \(type.rawValue) is not an object")
         }
-        guard let callId = object["callId"]?.text, !callId.isEmpty else {
-            throw DecodingFailure(reason: "\(type.rawValue) without a callId")
-        }
-        func text(_ key: String) -> String? {
-            guard let value = object[key]?.text, !value.isEmpty else { return nil }
-            return value
-        }
-        func party(_ keys: PartyKeys) -> XelionParty {
-            XelionParty(
-                user: text(keys.user),
-                userAddressable: text(keys.userAddressable),
-                phoneNumber: text(keys.phoneNumber),
-                addressable: text(keys.addressable),
-                addressableSyncId: text(keys.addressableSyncId),
-                addressableSyncSource: text(keys.addressableSyncSource),
-                callLogOid: text(keys.callLogOid)
-            )
-        }
-        self.type = type
-        self.initiation = text("initiation")
-        self.dateText = text("date")
-        self.callId = callId
-        self.callerFlowId = text("callerFlowId")
-        self.calleeFlowId = text("calleeFlowId")
-        self.caller = party(.caller)
-        self.callee = party(.callee)
-        self.calleePhoneLineOid = text("calleePhoneLineOid")
-        self.duration = object["duration"]?.integer
-        self.raw = object
+        try self.init(type: type, members: JSONObjectMembers(object))
     }
 
-    /// The keys of one side's fields, made once: most are too long for Swift's inline strings, so
-    /// building them for every event would allocate each.
-    private struct PartyKeys: Sendable {
-        let user, userAddressable, phoneNumber, addressable, addressableSyncId, addressableSyncSource, callLogOid: String
-
-        init(_ side: String) {
-            user = side + "User"
-            userAddressable = side + "UserAddressable"
-            phoneNumber = side + "PhoneNumber"
-            addressable = side + "Addressable"
-            addressableSyncId = side + "AddressableSyncId"
-            addressableSyncSource = side + "AddressableSyncSource"
-            callLogOid = side + "CallLogOid"
+    /// Reads the fields in one pass over the members: looking each of twenty keys up in a dictionary
+    /// hashed a key per lookup, and comparing each key with twenty `String`s was no cheaper.
+    public init(type: XelionCallEventType, members: JSONObjectMembers) throws(DecodingFailure) {
+        var callId: String?
+        self.type = type
+        caller = XelionParty()
+        callee = XelionParty()
+        for member in members.members {
+            guard let field = Field(member.key) else { continue }
+            if field == .duration {
+                duration = member.value.integer
+                continue
+            }
+            guard let text = member.value.text, !text.isEmpty else { continue }
+            switch field {
+            case .callId: callId = text
+            case .initiation: initiation = text
+            case .date: dateText = text
+            case .duration: break
+            case .callerFlowId: callerFlowId = text
+            case .calleeFlowId: calleeFlowId = text
+            case .calleePhoneLineOid: calleePhoneLineOid = text
+            case .callerUser: caller.user = text
+            case .callerUserAddressable: caller.userAddressable = text
+            case .callerPhoneNumber: caller.phoneNumber = text
+            case .callerAddressable: caller.addressable = text
+            case .callerAddressableSyncId: caller.addressableSyncId = text
+            case .callerAddressableSyncSource: caller.addressableSyncSource = text
+            case .callerCallLogOid: caller.callLogOid = text
+            case .calleeUser: callee.user = text
+            case .calleeUserAddressable: callee.userAddressable = text
+            case .calleePhoneNumber: callee.phoneNumber = text
+            case .calleeAddressable: callee.addressable = text
+            case .calleeAddressableSyncId: callee.addressableSyncId = text
+            case .calleeAddressableSyncSource: callee.addressableSyncSource = text
+            case .calleeCallLogOid: callee.callLogOid = text
+            }
         }
+        guard let callId else { throw DecodingFailure(reason: "\(type.rawValue) without a callId") }
+        self.callId = callId
+        self.notification = members
+    }
 
-        static let caller = PartyKeys("caller")
-        static let callee = PartyKeys("callee")
+    /// The notification's keys we read, found by a binary search over their bytes.
+    private enum Field: String, CaseIterable {
+        case callId, initiation, date, duration, callerFlowId, calleeFlowId, calleePhoneLineOid
+        case callerUser, callerUserAddressable, callerPhoneNumber, callerAddressable, callerAddressableSyncId
+        case callerAddressableSyncSource, callerCallLogOid
+        case calleeUser, calleeUserAddressable, calleePhoneNumber, calleeAddressable, calleeAddressableSyncId
+        case calleeAddressableSyncSource, calleeCallLogOid
+
+        /// The names' UTF-8, sorted by bytes.
+        private static let table: [(name: [UInt8], field: Field)] = allCases.map { (Array($0.rawValue.utf8), $0) }
+            .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+
+        init?(_ key: String) {
+            let found: Field?? = key.utf8.withContiguousStorageIfAvailable { key in
+                var low = 0
+                var high = Self.table.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    let order = Self.table[middle].name.withUnsafeBufferPointer {
+                        JSONObjectMembers.compareBytes($0, key)
+                    }
+                    if order == 0 { return Self.table[middle].field }
+                    if order < 0 { low = middle + 1 } else { high = middle }
+                }
+                return nil
+            }
+            // Native strings are contiguous; a bridged one is looked up by name.
+            guard let field = found ?? Field(rawValue: key) else { return nil }
+            self = field
+        }
     }
 
     /// `date` as an instant; a zone-less date is read in `zone` (UTC unless configured).

@@ -18,13 +18,83 @@ struct JSONParser {
     private static let maxDepth = 128
 
     static func parse(_ text: String) throws(Failure) -> JSONValue {
+        try parseWhole(text) { parser throws(Failure) in try parser.value() }
+    }
+
+    /// The reason ``parseObject(_:expanding:)`` gives for JSON that is not an object.
+    static let notAnObject = "not a JSON object"
+
+    /// A top-level object as its members, with the members of the object under `expanded` (if it is
+    /// one) apart, as ``JSONObjectMembers`` (sorted, the last of a repeated key kept). For the
+    /// socket's messages, whose notification is read field by field and hashed in key order: a
+    /// dictionary of it was built only to be searched twenty times and sorted again.
+    static func parseObject(
+        _ text: String, expanding expanded: String
+    ) throws(Failure) -> (members: JSONObjectMembers, expanded: JSONObjectMembers?) {
+        try parseWhole(text) { parser throws(Failure) in
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") else {
+                // Not JSON at all, or JSON but not an object: callers tell the two apart.
+                _ = try parser.value()
+                parser.skipWhitespace()
+                guard parser.index == parser.bytes.count else { throw parser.failure("text after the JSON value") }
+                throw Failure(offset: 0, reason: notAnObject)
+            }
+            parser.depth += 1
+            defer { parser.depth -= 1 }
+            var top: [(key: String, value: JSONValue)] = []
+            var inner: [(key: String, value: JSONValue)]?
+            parser.index += 1
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+                return (JSONObjectMembers(top), nil)
+            }
+            while true {
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else {
+                    throw parser.failure("expected a key")
+                }
+                let key = try parser.string()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else {
+                    throw parser.failure("expected ':'")
+                }
+                parser.index += 1
+                parser.skipWhitespace()
+                if key == expanded, parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") {
+                    try parser.objectMembers()
+                    inner = Array(parser.members)
+                    parser.members.removeAll(keepingCapacity: true)
+                    top.append((key, .null))
+                } else {
+                    if key == expanded { inner = nil }  // the last of a repeated key counts
+                    top.append((key, try parser.value()))
+                }
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end") }
+                if parser.bytes[parser.index] == UInt8(ascii: ",") {
+                    parser.index += 1
+                } else if parser.bytes[parser.index] == UInt8(ascii: "}") {
+                    parser.index += 1
+                    return (JSONObjectMembers(top), inner.map(JSONObjectMembers.init))
+                } else {
+                    throw parser.failure("expected ',' or '}'")
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on the whole of `text`, which must hold one value and nothing after it.
+    private static func parseWhole<Value>(
+        _ text: String, _ body: (inout JSONParser) throws(Failure) -> Value
+    ) throws(Failure) -> Value {
         var copy = text
         // `withUTF8` rethrows untyped errors; only `Failure` can come out of the closure.
-        let result: Result<JSONValue, Failure> = copy.withUTF8 { buffer in
+        let result: Result<Value, Failure> = copy.withUTF8 { buffer in
             var parser = JSONParser(bytes: buffer)
             parser.skipWhitespace()
             do throws(Failure) {
-                let value = try parser.value()
+                let value = try body(&parser)
                 parser.skipWhitespace()
                 guard parser.index == buffer.count else { return .failure(parser.failure("text after the JSON value")) }
                 return .success(value)
@@ -71,6 +141,17 @@ struct JSONParser {
     }
 
     private mutating func object() throws(Failure) -> JSONValue {
+        let first = members.count
+        defer { members.removeSubrange(first...) }
+        try objectMembers()
+        var result = [String: JSONValue](minimumCapacity: members.count - first)
+        // A repeated key keeps its last value, as most parsers do.
+        for member in members[first...] { result[member.key] = member.value }
+        return .object(result)
+    }
+
+    /// Reads an object and appends its members to `members`, in document order.
+    private mutating func objectMembers() throws(Failure) {
         depth += 1
         guard depth <= Self.maxDepth else { throw failure("nested too deeply") }
         defer { depth -= 1 }
@@ -78,10 +159,8 @@ struct JSONParser {
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object([:])
+            return
         }
-        let first = members.count
-        defer { members.removeSubrange(first...) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
@@ -98,10 +177,7 @@ struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                var result = [String: JSONValue](minimumCapacity: members.count - first)
-                // A repeated key keeps its last value, as most parsers do.
-                for member in members[first...] { result[member.key] = member.value }
-                return .object(result)
+                return
             } else {
                 throw failure("expected ',' or '}'")
             }

@@ -13,8 +13,13 @@ public enum XelionSocketMessage: Sendable, Equatable {
 
     /// Decodes a text message. Never throws: bad input becomes `.malformed` with the reason.
     public static func decode(_ text: String) -> XelionSocketMessage {
-        guard let value = JSONValue(json: text) else { return .malformed(reason: "not JSON", text: text) }
-        guard case .object(let object) = value else { return .malformed(reason: "not a JSON object", text: text) }
+        let parsed: (members: JSONObjectMembers, expanded: JSONObjectMembers?)
+        do {
+            parsed = try JSONParser.parseObject(text, expanding: "notification")
+        } catch {
+            return .malformed(reason: error.reason == JSONParser.notAnObject ? "not a JSON object" : "not JSON", text: text)
+        }
+        let object = parsed.members
         if object["messageType"]?.text == "test" { return .livenessEcho }
         guard let type = object["notificationType"]?.text else {
             return .malformed(reason: "no notificationType", text: text)
@@ -23,9 +28,12 @@ public enum XelionSocketMessage: Sendable, Equatable {
             return .malformed(reason: "\(type) without a notification", text: text)
         }
         guard let known = XelionCallEventType(rawValue: type) else {
-            return .otherNotification(type: type, notification: notification)
+            return .otherNotification(type: type, notification: parsed.expanded.map { .object($0.dictionary) } ?? notification)
         }
         do {
+            if let members = parsed.expanded {
+                return .callEvent(try XelionCallEvent(type: known, members: members))
+            }
             return .callEvent(try XelionCallEvent(type: known, notification: notification))
         } catch {
             return .malformed(reason: error.reason, text: text)
@@ -33,7 +41,6 @@ public enum XelionSocketMessage: Sendable, Equatable {
     }
 }
 
-/// What the relay sends on the socket.
 public enum XelionSocketRequest {
     /// Subscribes (or unsubscribes) one notification type on this connection.
     public static func subscribe(_ type: String, on: Bool = true) -> String {

@@ -86,6 +86,32 @@ struct XelionDecodingTests {
         }
     }
 
+    @Test("a repeated key counts with its last value, as a dictionary of the document would hold it")
+    func repeatedKeys() {
+        let text = #"""
+            {"notificationType":"newCallEvent","notification":{"callId":"first","callerFlowId":"f","callId":"last"},
+             "notification":{"callId":"really","callId":"really-last"}}
+            """#
+        guard case .callEvent(let event) = XelionSocketMessage.decode(text) else {
+            Issue.record("not decoded")
+            return
+        }
+        #expect(event.callId == "really-last")
+        #expect(event.callerFlowId == nil, "the first notification object is replaced, not merged")
+        #expect(event.raw == ["callId": "really-last"])
+        #expect(event.notification == JSONObjectMembers(["callId": "really-last"]))
+    }
+
+    @Test("tells text that is not JSON from JSON that is not an object")
+    func notJSON() {
+        for (text, reason) in [
+            ("{", "not JSON"), ("[1,2", "not JSON"), ("[1,2] x", "not JSON"), ("[1,2]", "not a JSON object"),
+            (#""text""#, "not a JSON object"),
+        ] {
+            #expect(XelionSocketMessage.decode(text) == .malformed(reason: reason, text: text), "\(text)")
+        }
+    }
+
     @Test("maps the PBX's error codes to what they mean")
     func errors() {
         #expect(XelionError.from(status: 401, code: 10004, message: "", retryAfter: nil) == .wrongCredentials)

@@ -69,7 +69,7 @@ public struct XelionMapping: Sendable {
         builder.append(event.callId)
         builder.append(event.callerFlowId ?? "")
         builder.append(event.calleeFlowId ?? "")
-        if !type.isHangup { builder.append(utf8: JSONValue.object(event.raw).canonicalUTF8) }
+        if !type.isHangup { builder.append(utf8: event.notification.canonicalUTF8) }
         return builder.id
     }
 

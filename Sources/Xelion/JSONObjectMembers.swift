@@ -1,0 +1,86 @@
+import Foundation
+
+/// A JSON object's members sorted by key, each key once (a repeated key keeps its last value, as a
+/// dictionary built from the document would): the order canonical JSON writes them in, and read
+/// without hashing every key.
+public struct JSONObjectMembers: Sendable, Hashable {
+    public struct Member: Sendable, Hashable {
+        public var key: String
+        public var value: JSONValue
+    }
+
+    /// Sorted by key (`String` order), keys unique.
+    public private(set) var members: [Member]
+
+    /// The members of an object in document order.
+    init(_ pairs: [(key: String, value: JSONValue)]) {
+        // Sorted by key and then by position, so that of a repeated key the last comes last. ASCII keys
+        // (all of Xelion's) are compared as bytes, which is `String` order for them and a fraction of
+        // its cost; others as `String`s, whose order follows Unicode equivalence.
+        let ascii = pairs.allSatisfy { Self.isASCII($0.key) }
+        let sorted = pairs.indices.sorted { left, right in
+            let order =
+                ascii ? Self.compareBytes(pairs[left].key, pairs[right].key) : Self.compare(pairs[left].key, pairs[right].key)
+            return order != 0 ? order < 0 : left < right
+        }
+        var members: [Member] = []
+        members.reserveCapacity(sorted.count)
+        for index in sorted {
+            let pair = pairs[index]
+            if let last = members.last, last.key == pair.key {
+                members[members.count - 1].value = pair.value
+            } else {
+                members.append(Member(key: pair.key, value: pair.value))
+            }
+        }
+        self.members = members
+    }
+
+    public init(_ object: [String: JSONValue]) {
+        members = object.map { Member(key: $0.key, value: $0.value) }.sorted { $0.key < $1.key }
+    }
+
+    public var dictionary: [String: JSONValue] {
+        Dictionary(uniqueKeysWithValues: members.lazy.map { ($0.key, $0.value) })
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        var low = 0
+        var high = members.count
+        while low < high {
+            let middle = (low + high) / 2
+            if members[middle].key < key {
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        return low < members.count && members[low].key == key ? members[low].value : nil
+    }
+
+    private static func isASCII(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy { $0 < 0x80 } } ?? false
+    }
+
+    private static func compare(_ left: String, _ right: String) -> Int {
+        left == right ? 0 : (left < right ? -1 : 1)
+    }
+
+    /// Byte order of the UTF-8 of two strings: negative, zero or positive.
+    static func compareBytes(_ left: String, _ right: String) -> Int {
+        let order = left.utf8.withContiguousStorageIfAvailable { left in
+            right.utf8.withContiguousStorageIfAvailable { right in compareBytes(left, right) }
+        }
+        // Native strings are contiguous; a bridged one is compared the slow way.
+        return (order ?? nil) ?? compare(left, right)
+    }
+
+    static func compareBytes(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Int {
+        let common = min(left.count, right.count)
+        if common > 0, let leftBase = left.baseAddress, let rightBase = right.baseAddress {
+            let order = memcmp(leftBase, rightBase, common)
+            if order != 0 { return Int(order) }
+        }
+        return left.count - right.count
+    }
+}
