@@ -7,19 +7,20 @@ import Xelion
 /// bytes the journal, the log stream and the webhook signatures share, and a fixed key order keeps
 /// those bytes the same on every platform.
 struct JSONWriter {
-    /// UTF-8 bytes rather than a `String`: appending bytes skips the per-append checks a `String`
-    /// makes, which were most of the cost of writing an event.
-    private var bytes: [UInt8] = []
+    /// UTF-8 bytes rather than a `String`, in a buffer of our own rather than an `[UInt8]`: each
+    /// append to an array checks that it is the array's only owner and has room, and an event is a
+    /// few hundred appends. A writer is used by one owner at a time and never copied.
+    private let bytes = ByteStorage(capacity: 1024)
     private var needsComma = false
 
-    init() { bytes.reserveCapacity(1024) }
+    init() {}
 
-    var text: String { String(decoding: bytes, as: UTF8.self) }
-    var utf8: [UInt8] { bytes }
+    var text: String { bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
+    var utf8: [UInt8] { bytes.withUnsafeBufferPointer { Array($0) } }
 
     /// Empties the writer for the next value, keeping its buffer.
     mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+        bytes.removeAll()
         needsComma = false
     }
 
@@ -163,7 +164,7 @@ struct JSONWriter {
         guard let value else { return }
         key(name)
         bytes.append(UInt8(ascii: "\""))
-        RFC3339.append(value, to: &bytes)
+        RFC3339.withUTF8(value) { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
@@ -261,6 +262,50 @@ struct JSONWriter {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A growable byte buffer without copy-on-write: ``JSONWriter``'s storage.
+final class ByteStorage {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    func removeAll() { count = 0 }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { grow(to: count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        (base + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    func withUnsafeBufferPointer<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    private func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
     }
 }
 

@@ -12,6 +12,11 @@ public enum RFC3339 {
     }
 
     static func append(_ date: Date, to text: inout [UInt8]) {
+        withUTF8(date) { text.append(contentsOf: $0) }
+    }
+
+    /// Calls `body` with the text of `date`, valid only inside `body`.
+    static func withUTF8(_ date: Date, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         let totalMilliseconds = milliseconds(date)
         let seconds = totalMilliseconds.floorDivided(by: 1000)
         let milliseconds = Int(totalMilliseconds - seconds * 1000)
@@ -48,7 +53,7 @@ public enum RFC3339 {
             put(UInt8(ascii: "."))
             put(milliseconds, 3)
             put(UInt8(ascii: "Z"))
-            text.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<index]))
+            body(UnsafeBufferPointer(rebasing: buffer[..<index]))
         }
     }
 
