@@ -91,12 +91,19 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     public init(id: String, type: CallEventType, data: CallEventData) {
+        self.init(id: id, type: type, data: data, source: Self.source(tenant: data.tenant, provider: data.provider))
+    }
+
+    /// With `source` already made, as a mapping does once for its tenant rather than per event.
+    init(id: String, type: CallEventType, data: CallEventData, source: String) {
         storage = Storage(
             Fields(
-                specversion: Self.specVersion, id: id, source: "/tenants/\(data.tenant)/\(data.provider)", type: type,
-                time: data.occurredAt ?? data.receivedAt, subject: data.callId, datacontenttype: Self.dataContentType,
-                data: data))
+                specversion: Self.specVersion, id: id, source: source, type: type, time: data.occurredAt ?? data.receivedAt,
+                subject: data.callId, datacontenttype: Self.dataContentType, data: data))
     }
+
+    /// The `source` of a tenant's events from one provider.
+    static func source(tenant: String, provider: String) -> String { "/tenants/\(tenant)/\(provider)" }
 
     public init(from decoder: any Decoder) throws {
         storage = Storage(try Fields(from: decoder))

@@ -36,7 +36,11 @@ public enum EventIdentity {
 
         /// A part given as its UTF-8 bytes.
         public mutating func append(utf8 part: [UInt8]) {
-            part.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            part.withUnsafeBufferPointer { append(utf8: $0) }
+        }
+
+        public mutating func append(utf8 part: UnsafeBufferPointer<UInt8>) {
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(part))
             separate()
         }
 

@@ -4,22 +4,32 @@ public enum PhoneNumber {
     /// (`020 1234567`) or anything else that needs a country guess gives nil: the original is kept in
     /// `number` either way.
     public static func e164(_ text: String) -> String? {
-        var digits: [UInt8] = [UInt8(ascii: "+")]
-        var sawPlus = false
-        for (index, byte) in text.utf8.enumerated() {
-            switch byte {
-            case UInt8(ascii: "+") where index == 0: sawPlus = true
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte)
-            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
-            default: return nil
+        // On the stack: an E.164 number fits in 16 bytes, and it is made for both sides of every event.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { digits -> String? in
+            digits[0] = UInt8(ascii: "+")
+            var count = 1
+            var sawPlus = false
+            for (index, byte) in text.utf8.enumerated() {
+                switch byte {
+                case UInt8(ascii: "+") where index == 0: sawPlus = true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    guard count < 19 else { return nil }
+                    digits[count] = byte
+                    count += 1
+                case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
+                default: return nil
+                }
             }
-            guard digits.count <= 18 else { return nil }
+            var start = 0
+            if !sawPlus {
+                // A national trunk "00" stands for "+".
+                guard count > 3, digits[1] == UInt8(ascii: "0"), digits[2] == UInt8(ascii: "0") else { return nil }
+                digits[2] = UInt8(ascii: "+")
+                start = 2
+            }
+            let length = count - start
+            guard (9...16).contains(length), digits[start + 1] != UInt8(ascii: "0") else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: digits[start..<count]), as: UTF8.self)
         }
-        if !sawPlus {
-            guard digits.count > 3, digits[1] == UInt8(ascii: "0"), digits[2] == UInt8(ascii: "0") else { return nil }
-            digits.removeSubrange(1...2)
-        }
-        guard (9...16).contains(digits.count), digits[1] != UInt8(ascii: "0") else { return nil }
-        return String(decoding: digits, as: UTF8.self)
     }
 }

@@ -116,26 +116,10 @@ public struct XelionCallEvent: Sendable, Hashable {
         case calleeUser, calleeUserAddressable, calleePhoneNumber, calleeAddressable, calleeAddressableSyncId
         case calleeAddressableSyncSource, calleeCallLogOid
 
-        /// The names' UTF-8, sorted by bytes.
-        private static let table: [(name: [UInt8], field: Field)] = allCases.map { (Array($0.rawValue.utf8), $0) }
-            .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        private static let table = KeyTable(allCases.map { ($0.rawValue, $0) })
 
         init?(_ key: String) {
-            let found: Field?? = key.utf8.withContiguousStorageIfAvailable { key in
-                var low = 0
-                var high = Self.table.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    let order = Self.table[middle].name.withUnsafeBufferPointer {
-                        JSONObjectMembers.compareBytes($0, key)
-                    }
-                    if order == 0 { return Self.table[middle].field }
-                    if order < 0 { low = middle + 1 } else { high = middle }
-                }
-                return nil
-            }
-            // Native strings are contiguous; a bridged one is looked up by name.
-            guard let field = found ?? Field(rawValue: key) else { return nil }
+            guard let field = Self.table[key] else { return nil }
             self = field
         }
     }

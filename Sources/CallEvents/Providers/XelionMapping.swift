@@ -3,7 +3,9 @@ import Xelion
 
 /// How one tenant's Xelion events are normalized.
 public struct XelionMapping: Sendable {
-    public var tenant: String
+    public var tenant: String {
+        didSet { source = CallEvent.source(tenant: tenant, provider: Self.provider) }
+    }
     /// The zone of a `date` sent without one. The vendor documents UTC; a PBX set up otherwise can be
     /// matched per tenant.
     public var timeZone: TimeZone
@@ -12,8 +14,12 @@ public struct XelionMapping: Sendable {
 
     public static let provider = "xelion"
 
+    /// Every event's `source`, made once.
+    private var source: String
+
     public init(tenant: String, timeZone: TimeZone = TimeZone(secondsFromGMT: 0) ?? .current, includeRaw: Bool = false) {
         self.tenant = tenant
+        self.source = CallEvent.source(tenant: tenant, provider: Self.provider)
         self.timeZone = timeZone
         self.includeRaw = includeRaw
     }
@@ -59,7 +65,7 @@ public struct XelionMapping: Sendable {
             break
         }
         if includeRaw { data.raw = .object(event.raw) }
-        return CallEvent(id: Self.id(tenant: tenant, type: type, event: event), type: type, data: data)
+        return CallEvent(id: Self.id(tenant: tenant, type: type, event: event), type: type, data: data, source: source)
     }
 
     /// Hangups by their ids alone; everything else by its whole content (see ``EventIdentity``).
@@ -69,7 +75,11 @@ public struct XelionMapping: Sendable {
         builder.append(event.callId)
         builder.append(event.callerFlowId ?? "")
         builder.append(event.calleeFlowId ?? "")
-        if !type.isHangup { builder.append(utf8: event.notification.canonicalUTF8) }
+        if !type.isHangup {
+            var writer = JSONWriter()
+            writer.object(event.notification)
+            writer.withUTF8 { builder.append(utf8: $0) }
+        }
         return builder.id
     }
 

@@ -1,0 +1,31 @@
+/// Names and what they stand for, found by a binary search over the names' UTF-8: cheaper than
+/// hashing the name for a dictionary, or comparing it with each name as a `String`.
+struct KeyTable<Value: Sendable>: Sendable {
+    private let entries: [(name: [UInt8], value: Value)]
+
+    init(_ entries: [(name: String, value: Value)]) {
+        self.entries = entries.map { (Array($0.name.utf8), $0.value) }
+            .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+    }
+
+    subscript(name: UnsafeBufferPointer<UInt8>) -> Value? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            let order = entries[middle].name.withUnsafeBufferPointer { JSONObjectMembers.compareBytes($0, name) }
+            if order == 0 { return entries[middle].value }
+            if order < 0 {
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        return nil
+    }
+
+    subscript(name: String) -> Value? {
+        // Native strings are contiguous; a bridged one is copied.
+        name.utf8.withContiguousStorageIfAvailable { self[$0] } ?? Array(name.utf8).withUnsafeBufferPointer { self[$0] }
+    }
+}
