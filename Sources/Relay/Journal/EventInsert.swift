@@ -33,21 +33,38 @@ struct EventInsert {
     /// Inserts `row` with `body`, and returns its sequence.
     func execute(_ row: Row, body: UnsafeBufferPointer<UInt8>) throws -> Int64 {
         let handle = statement.sqliteStatement
-        // After the step, so a failed insert leaves nothing bound either; `body` is bound without a
-        // copy (SQLITE_STATIC) and must not outlive this call.
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
+        // The short texts are copied side by side into one buffer on the stack, so that every value is
+        // bound without a copy (SQLITE_STATIC): SQLite's own copies were a malloc each. Nothing bound
+        // outlives this call: the statement is reset and its bindings cleared before it returns.
+        let code = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.scratchCapacity) { scratch -> CInt in
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
+            var used = 0
+            func bind(_ text: String?, at index: CInt) -> CInt {
+                guard var text else { return sqlite3_bind_null(handle, index) }
+                return text.withUTF8 { bytes in
+                    guard used + bytes.count <= scratch.count, let base = scratch.baseAddress else {
+                        return sqlite3_bind_text(handle, index, Self.text(bytes), CInt(bytes.count), Self.transient)
+                    }
+                    let start = base + used
+                    if let source = bytes.baseAddress { start.update(from: source, count: bytes.count) }
+                    used += bytes.count
+                    return sqlite3_bind_text(
+                        handle, index, Self.text(UnsafeBufferPointer(start: start, count: bytes.count)), CInt(bytes.count), nil)
+                }
+            }
+            var code = bind(row.id, at: 1)
+            code = code == SQLITE_OK ? bind(row.tenant, at: 2) : code
+            code = code == SQLITE_OK ? bind(row.type, at: 3) : code
+            code = code == SQLITE_OK ? bind(row.callId, at: 4) : code
+            code = code == SQLITE_OK ? sqlite3_bind_double(handle, 5, row.receivedAt) : code
+            code = code == SQLITE_OK ? bind(row.callerFlow, at: 6) : code
+            code = code == SQLITE_OK ? bind(row.calleeFlow, at: 7) : code
+            code = code == SQLITE_OK ? sqlite3_bind_text(handle, 8, Self.text(body), CInt(body.count), nil) : code
+            return code == SQLITE_OK ? sqlite3_step(handle) : code
         }
-        var code = bind(row.id, at: 1)
-        code = code == SQLITE_OK ? bind(row.tenant, at: 2) : code
-        code = code == SQLITE_OK ? bind(row.type, at: 3) : code
-        code = code == SQLITE_OK ? bind(row.callId, at: 4) : code
-        code = code == SQLITE_OK ? sqlite3_bind_double(handle, 5, row.receivedAt) : code
-        code = code == SQLITE_OK ? bind(row.callerFlow, at: 6) : code
-        code = code == SQLITE_OK ? bind(row.calleeFlow, at: 7) : code
-        code = code == SQLITE_OK ? sqlite3_bind_text(handle, 8, Self.text(body), CInt(body.count), nil) : code
-        code = code == SQLITE_OK ? sqlite3_step(handle) : code
         guard code == SQLITE_DONE else {
             throw DatabaseError(
                 resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) },
@@ -56,14 +73,8 @@ struct EventInsert {
         return sqlite3_last_insert_rowid(connection)
     }
 
-    /// Binds a copy (SQLITE_TRANSIENT) of a short text, or NULL.
-    private func bind(_ text: String?, at index: CInt) -> CInt {
-        let handle = statement.sqliteStatement
-        guard var text else { return sqlite3_bind_null(handle, index) }
-        return text.withUTF8 { bytes in
-            sqlite3_bind_text(handle, index, Self.text(bytes), CInt(bytes.count), Self.transient)
-        }
-    }
+    /// Room for the short texts of a row; longer ones (unusual ids) are bound as copies.
+    private static let scratchCapacity = 1024
 
     /// The bytes as SQLite's `const char *`; never NULL, which would bind SQL NULL instead of "".
     private static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafePointer<CChar> {
