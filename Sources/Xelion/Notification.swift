@@ -41,6 +41,7 @@ public enum XelionSocketMessage: Sendable, Equatable {
     }
 }
 
+/// What the relay sends on the socket.
 public enum XelionSocketRequest {
     /// Subscribes (or unsubscribes) one notification type on this connection.
     public static func subscribe(_ type: String, on: Bool = true) -> String {

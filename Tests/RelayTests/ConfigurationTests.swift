@@ -108,6 +108,8 @@ struct ConfigurationTests {
             journal:
               retention: 2d
               dedupe_window: 90s
+              transfer_window: 4h
+              transfer_max_entries: 5000
               durability: normal
             log_stream:
               path: ./events.jsonl
@@ -129,6 +131,8 @@ struct ConfigurationTests {
         #expect(configuration.journal.dedupeWindow == .seconds(90))
         #expect(configuration.journal.durability == .normal)
         #expect(configuration.journal.dedupeMaxEntries == JournalOptions().dedupeMaxEntries)
+        #expect(configuration.journal.transferWindow == .seconds(4 * 3600))
+        #expect(configuration.journal.transferMaxEntries == 5000)
         #expect(
             configuration.logStream == .init(path: "/etc/callrelay/events.jsonl", format: .pretty, maxBytes: 10 << 20, keep: 2))
         #expect(configuration.tenants[0].includeRaw)
@@ -149,13 +153,15 @@ struct ConfigurationTests {
         #expect(defaults.tenants[0].xelion.timeZone.secondsFromGMT() == 0)
     }
 
-    @Test("a bad duration, size, format, durability or time zone is a located problem")
+    @Test("a bad duration, size, format, durability, entry limit or time zone is a located problem")
     func journalProblems() {
         let found = problems(
             """
             journal:
               retention: forever
               durability: maybe
+              dedupe_max_entries: 10
+              transfer_max_entries: lots
             log_stream:
               format: xml
               max_size: huge
@@ -171,7 +177,9 @@ struct ConfigurationTests {
         #expect(found.contains { $0.key == "journal.retention" && $0.line == 2 && $0.reason.contains("duration") })
         #expect(found.contains { $0.key == "journal.durability" && $0.reason.contains("full or normal") })
         #expect(found.contains { $0.key == "log_stream.format" && $0.reason.contains("json or pretty") })
-        #expect(found.contains { $0.key == "log_stream.max_size" && $0.line == 6 })
+        #expect(found.contains { $0.key == "journal.dedupe_max_entries" && $0.line == 4 && $0.reason.contains("1000") })
+        #expect(found.contains { $0.key == "journal.transfer_max_entries" && $0.line == 5 })
+        #expect(found.contains { $0.key == "log_stream.max_size" && $0.line == 8 })
         #expect(found.contains { $0.key == "tenants[0].include_raw" && $0.reason.contains("true or false") })
         #expect(found.contains { $0.key == "tenants[0].xelion.time_zone" && $0.reason.contains("Mars/Olympus") })
     }

@@ -366,20 +366,12 @@ private struct Reader {
             ])
         if let value = duration(keys["retention"], path: "journal.retention") { options.retention = value }
         if let value = duration(keys["dedupe_window"], path: "journal.dedupe_window") { options.dedupeWindow = value }
-        if let node = keys["dedupe_max_entries"] {
-            if let value = node.int, value >= 1000 {
-                options.dedupeMaxEntries = value
-            } else {
-                problem(node, "journal.dedupe_max_entries", "must be a whole number of at least 1000")
-            }
+        if let value = entryLimit(keys["dedupe_max_entries"], path: "journal.dedupe_max_entries") {
+            options.dedupeMaxEntries = value
         }
         if let value = duration(keys["transfer_window"], path: "journal.transfer_window") { options.transferWindow = value }
-        if let node = keys["transfer_max_entries"] {
-            if let value = node.int, value >= 1000 {
-                options.transferMaxEntries = value
-            } else {
-                problem(node, "journal.transfer_max_entries", "must be a whole number of at least 1000")
-            }
+        if let value = entryLimit(keys["transfer_max_entries"], path: "journal.transfer_max_entries") {
+            options.transferMaxEntries = value
         }
         if let text = string(keys["durability"], path: "journal.durability", required: false) {
             if let value = JournalOptions.Durability(rawValue: text) {
@@ -436,6 +428,16 @@ private struct Reader {
     }
 
     /// `90s`, `10m`, `2h`, `7d`.
+    /// A bound on entries kept in memory: a whole number of at least 1000, or a problem.
+    mutating func entryLimit(_ node: Node?, path: String) -> Int? {
+        guard let node else { return nil }
+        guard let value = node.int, value >= 1000 else {
+            problem(node, path, "must be a whole number of at least 1000")
+            return nil
+        }
+        return value
+    }
+
     mutating func duration(_ node: Node?, path: String) -> Duration? {
         guard let node else { return nil }
         guard let text = node.string, let value = Self.duration(text), value > .zero else {

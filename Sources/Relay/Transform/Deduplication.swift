@@ -21,10 +21,9 @@ import NIOCore
 /// Memory: about 70 bytes a mark, bounded by `maxEntries` and by the window (events per second
 /// times the window's seconds).
 final class Deduplication: Sendable {
-    let window: Double
-    let maxEntries: Int
-    /// When each id was last journaled.
-    private let marks: NIOLockedValueBox<ExpiringTable<Key, Void>>
+    /// The ids journaled, with when.
+    private let marks: WindowedTable<Key, Void>
+    var window: Double { marks.window }
 
     /// The 128 bits of an `evt_` id, or a hash of any other id.
     struct Key: Hashable, Sendable {
@@ -81,19 +80,17 @@ final class Deduplication: Sendable {
     }
 
     init(window: Double, maxEntries: Int) {
-        self.window = window
-        self.maxEntries = maxEntries
-        self.marks = NIOLockedValueBox(ExpiringTable())
+        marks = WindowedTable(window: window, maxEntries: maxEntries)
     }
 
-    var count: Int { marks.withLockedValue { $0.count } }
+    var count: Int { marks.count }
 
     /// True when `id` was journaled within the window before `now`, by an earlier commit or earlier
     /// in `batch`; otherwise marks it in `batch`.
     func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
         let key = Key(id)
         if batch.added.contains(key) { return true }
-        if let at = marks.withLockedValue({ $0[key]?.at }), at > now - window { return true }
+        if marks.value(for: key, now: now) != nil { return true }
         batch.added.insert(key)
         batch.order.append(key)
         return false
@@ -101,17 +98,12 @@ final class Deduplication: Sendable {
 
     /// The batch's marks join the others: call only once its transaction has committed.
     func commit(_ batch: Batch, now: Double) {
-        guard !batch.order.isEmpty else { return }
-        marks.withLockedValue { marks in
-            // In commit order, so that the oldest go first when `maxEntries` trims.
-            for key in batch.order { marks.set(key, (), at: now) }
-            marks.trim(limit: maxEntries, olderThan: now - window)
-        }
+        marks.set(batch.order.lazy.map { ($0, ()) }, now: now)
     }
 
     /// Forgets marks outside the window and the oldest beyond `maxEntries`.
     func prune(now: Double) {
-        marks.withLockedValue { $0.trim(limit: maxEntries, olderThan: now - window) }
+        marks.prune(now: now)
     }
 
     /// Reads the marks back from the newest events, as a restart needs them. Events are read newest
@@ -124,14 +116,11 @@ final class Deduplication: Sendable {
         let rows = try Row.fetchCursor(db, sql: "SELECT id, received_at FROM events ORDER BY seq DESC")
         while let row = try rows.next() {
             let at: Double = row[1]
-            if at < cutoff - 60 || keys.count >= maxEntries { break }
+            if at < cutoff - 60 || keys.count >= marks.maxEntries { break }
             let key = Key(row[0] as String)
             // The newest event of an id is its mark.
             if at >= cutoff, keys.insert(key).inserted { found.append((key, at)) }
         }
-        marks.withLockedValue { marks in
-            marks = ExpiringTable()
-            for mark in found.reversed() { marks.set(mark.key, (), at: mark.at) }
-        }
+        marks.replace(with: found.reversed().lazy.map { (key: $0.key, value: (), at: $0.at) }, now: now)
     }
 }

@@ -23,9 +23,8 @@ import NIOConcurrencyHelpers
 /// transfer more than `window` after the customer's previous connection is not named (the events
 /// themselves are all forwarded). Memory: about 400 bytes a flow.
 final class TransferCorrelation: Sendable {
-    let window: Double
-    let maxEntries: Int
-    private let flows: NIOLockedValueBox<ExpiringTable<FlowKey, Connection>>
+    /// Each flow's newest connection, with when.
+    private let flows: WindowedTable<FlowKey, Connection>
 
     /// One side of connected calls: `flow` as the caller's flow or as the callee's.
     struct FlowKey: Hashable, Sendable {
@@ -47,13 +46,11 @@ final class TransferCorrelation: Sendable {
     }
 
     init(window: Double, maxEntries: Int) {
-        self.window = window
-        self.maxEntries = maxEntries
-        self.flows = NIOLockedValueBox(ExpiringTable())
+        flows = WindowedTable(window: window, maxEntries: maxEntries)
     }
 
     /// How many flows are remembered.
-    var count: Int { flows.withLockedValue { $0.count } }
+    var count: Int { flows.count }
 
     /// The `call.transferred` that `event` reveals, if any; records a connected event's flows in
     /// `batch`.
@@ -89,8 +86,7 @@ final class TransferCorrelation: Sendable {
 
     private func connection(_ key: FlowKey, now: Double, batch: Batch) -> Connection? {
         if let pending = batch.flows[key] { return pending }
-        guard let stored = flows.withLockedValue({ $0[key] }), stored.at > now - window else { return nil }
-        return stored.value
+        return flows.value(for: key, now: now)
     }
 
     private func record(_ key: FlowKey, _ connection: Connection, now: Double, batch: inout Batch) {
@@ -100,18 +96,12 @@ final class TransferCorrelation: Sendable {
 
     /// The batch's connections join the others: call only once its transaction has committed.
     func commit(_ batch: Batch, now: Double) {
-        guard !batch.order.isEmpty else { return }
-        flows.withLockedValue { flows in
-            for key in batch.order {
-                if let connection = batch.flows[key] { flows.set(key, connection, at: now) }
-            }
-            flows.trim(limit: maxEntries, olderThan: now - window)
-        }
+        flows.set(batch.order.lazy.compactMap { key in batch.flows[key].map { (key, $0) } }, now: now)
     }
 
     /// Forgets connections outside the window and the oldest beyond `maxEntries`.
     func prune(now: Double) {
-        flows.withLockedValue { $0.trim(limit: maxEntries, olderThan: now - window) }
+        flows.prune(now: now)
     }
 
     /// Reads the connections back from the connected events of the last `window`, as a restart needs
@@ -119,7 +109,7 @@ final class TransferCorrelation: Sendable {
     /// `received_at` is only roughly in commit order across tenants) or `maxEntries` are found, then
     /// replayed oldest first.
     func load(from db: Database, now: Double) throws {
-        let cutoff = now - window
+        let cutoff = now - flows.window
         var rows: [(tenant: String, callId: String, caller: CallParty?, callee: CallParty?, at: Double)] = []
         let cursor = try Row.fetchCursor(
             db,
@@ -134,20 +124,19 @@ final class TransferCorrelation: Sendable {
         }
         while let row = try cursor.next() {
             let at: Double = row[2]
-            if at < cutoff - 60 || rows.count >= maxEntries { break }
+            if at < cutoff - 60 || rows.count >= flows.maxEntries { break }
             guard at >= cutoff else { continue }
             rows.append((row[0], row[1], party(row[3]), party(row[4]), at))
         }
-        var table = ExpiringTable<FlowKey, Connection>()
+        var entries: [(key: FlowKey, value: Connection, at: Double)] = []
         for row in rows.reversed() {
             for (party, other, asCaller) in [(row.caller, row.callee, true), (row.callee, row.caller, false)] {
                 guard let flow = party?.flowId, let other else { continue }
                 let key = FlowKey(tenant: row.tenant, flow: flow, asCaller: asCaller)
-                table.set(key, Connection(callId: row.callId, other: other), at: row.at)
+                entries.append((key, Connection(callId: row.callId, other: other), row.at))
             }
         }
-        table.trim(limit: maxEntries, olderThan: cutoff)
-        flows.withLockedValue { $0 = table }
+        flows.replace(with: entries, now: now)
     }
 
     private static func event(_ connected: CallEvent, transfer: CallTransfer) -> CallEvent {

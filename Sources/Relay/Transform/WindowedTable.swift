@@ -1,0 +1,45 @@
+import NIOConcurrencyHelpers
+
+/// An ``ExpiringTable`` behind a lock, whose entries count only within `window` and number at most
+/// `maxEntries`: the in-memory state that the journal's transforms keep beside it (dedupe marks,
+/// transfer correlation's connections), read back from the journal at start.
+final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    let window: Double
+    let maxEntries: Int
+    private let table = NIOLockedValueBox(ExpiringTable<Key, Value>())
+
+    init(window: Double, maxEntries: Int) {
+        self.window = window
+        self.maxEntries = maxEntries
+    }
+
+    var count: Int { table.withLockedValue { $0.count } }
+
+    /// The value of `key` if it was set within the window before `now`.
+    func value(for key: Key, now: Double) -> Value? {
+        guard let entry = table.withLockedValue({ $0[key] }), entry.at > now - window else { return nil }
+        return entry.value
+    }
+
+    /// Sets the entries, all at `now`, in order (so that the first go first when `maxEntries` trims),
+    /// and drops what fell out of the window or beyond `maxEntries`.
+    func set(_ entries: some Sequence<(Key, Value)>, now: Double) {
+        table.withLockedValue { table in
+            for (key, value) in entries { table.set(key, value, at: now) }
+            table.trim(limit: maxEntries, olderThan: now - window)
+        }
+    }
+
+    /// Forgets entries outside the window and the oldest beyond `maxEntries`.
+    func prune(now: Double) {
+        table.withLockedValue { $0.trim(limit: maxEntries, olderThan: now - window) }
+    }
+
+    /// Replaces every entry with `entries` (oldest first, each with its own time), as read back at start.
+    func replace(with entries: some Sequence<(key: Key, value: Value, at: Double)>, now: Double) {
+        var fresh = ExpiringTable<Key, Value>()
+        for entry in entries { fresh.set(entry.key, entry.value, at: entry.at) }
+        fresh.trim(limit: maxEntries, olderThan: now - window)
+        table.withLockedValue { $0 = fresh }
+    }
+}
