@@ -39,6 +39,7 @@ public enum EventIdentity {
             part.withUnsafeBufferPointer { append(utf8: $0) }
         }
 
+        /// A part given as its UTF-8 bytes, read only during the call.
         public mutating func append(utf8 part: UnsafeBufferPointer<UInt8>) {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(part))
             separate()

@@ -4,6 +4,7 @@ import Foundation
 /// dictionary built from the document would): the order canonical JSON writes them in, and read
 /// without hashing every key.
 public struct JSONObjectMembers: Sendable, Hashable {
+    /// One key and its value.
     public struct Member: Sendable, Hashable {
         public var key: String
         public var value: JSONValue
@@ -36,14 +37,17 @@ public struct JSONObjectMembers: Sendable, Hashable {
         self.members = members
     }
 
+    /// The members of a dictionary, sorted.
     public init(_ object: [String: JSONValue]) {
         members = object.map { Member(key: $0.key, value: $0.value) }.sorted { $0.key < $1.key }
     }
 
+    /// The members as a dictionary (for `JSONValue.object`).
     public var dictionary: [String: JSONValue] {
         Dictionary(uniqueKeysWithValues: members.lazy.map { ($0.key, $0.value) })
     }
 
+    /// The value of `key`, found by a binary search.
     public subscript(key: String) -> JSONValue? {
         var low = 0
         var high = members.count

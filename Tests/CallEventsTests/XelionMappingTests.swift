@@ -112,6 +112,20 @@ struct XelionMappingTests {
         #expect(normalized.json().contains(#""raw":{"callId":"call-1","calleeFlowId":"flow-a","#))
     }
 
+    @Test("a notification's canonical JSON from its sorted members is the dictionary's, nested objects and all")
+    func canonicalMembers() {
+        let text = #"""
+            {"notificationType":"newCallEvent","notification":{"zeta":1,"callId":"c","Ärger":"x","b":{"y":[1,{"k":2,"a":1}],"a":null},
+             "a":"\"quoted\"","callerFlowId":"f"}}
+            """#
+        guard case .callEvent(let event) = XelionSocketMessage.decode(text) else {
+            Issue.record("not decoded")
+            return
+        }
+        #expect(event.notification.canonicalUTF8 == JSONValue.object(event.raw).canonicalUTF8)
+        #expect(event.notification.members.map(\.key) == ["a", "b", "callId", "callerFlowId", "zeta", "Ärger"])
+    }
+
     @Test("the JSON reads back to the same event, for every field and awkward text")
     func roundTrip() throws {
         var normalized = XelionMapping(tenant: "acme", includeRaw: true).normalize(

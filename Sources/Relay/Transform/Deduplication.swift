@@ -2,8 +2,6 @@ import CallEvents
 import Crypto
 import Foundation
 import GRDB
-import NIOConcurrencyHelpers
-import NIOCore
 
 /// The dedupe marks: which event ids were journaled within the window.
 ///

@@ -1,7 +1,6 @@
 import CallEvents
 import Foundation
 import GRDB
-import NIOConcurrencyHelpers
 
 /// Finds attended transfers the PBX does not announce: a party whose flow was connected to one user
 /// in an earlier call and is now connected to another in a new call was handed over.
@@ -68,7 +67,7 @@ final class TransferCorrelation: Sendable {
                     event,
                     transfer: CallTransfer(party: caller, from: previous.other, to: callee, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: callId, other: callee), now: now, batch: &batch)
+            record(key, Connection(callId: callId, other: callee), batch: &batch)
         }
         if let flow = callee.flowId {
             let key = FlowKey(tenant: tenant, flow: flow, asCaller: false)
@@ -79,7 +78,7 @@ final class TransferCorrelation: Sendable {
                     event,
                     transfer: CallTransfer(party: callee, from: previous.other, to: caller, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: callId, other: caller), now: now, batch: &batch)
+            record(key, Connection(callId: callId, other: caller), batch: &batch)
         }
         return found
     }
@@ -89,7 +88,7 @@ final class TransferCorrelation: Sendable {
         return flows.value(for: key, now: now)
     }
 
-    private func record(_ key: FlowKey, _ connection: Connection, now: Double, batch: inout Batch) {
+    private func record(_ key: FlowKey, _ connection: Connection, batch: inout Batch) {
         batch.flows[key] = connection
         batch.order.append(key)
     }
