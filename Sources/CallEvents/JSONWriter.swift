@@ -340,9 +340,12 @@ extension JSONValue {
 
 extension JSONObjectMembers {
     /// Compact JSON with keys sorted: the same bytes as `JSONValue.object(dictionary).canonicalUTF8`.
-    public var canonicalUTF8: [UInt8] {
+    public var canonicalUTF8: [UInt8] { withCanonicalUTF8 { Array($0) } }
+
+    /// Calls `body` with ``canonicalUTF8``'s bytes, valid only inside `body`, without an array of them.
+    public func withCanonicalUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         var writer = JSONWriter()
         writer.object(self)
-        return writer.utf8
+        return try writer.withUTF8(body)
     }
 }

@@ -15,6 +15,9 @@ struct JSONParser {
     /// The members of the objects being read, innermost last: each object's dictionary is made once
     /// at its size when it closes, instead of growing (and rehashing) member by member.
     private var members: [(key: String, value: JSONValue)] = []
+    /// The top-level key whose object ``parseObject(_:expanding:)`` keeps apart, and its members.
+    private var expanding: String?
+    private var expanded: [(key: String, value: JSONValue)]?
     private static let maxDepth = 128
 
     static func parse(_ text: String) throws(Failure) -> JSONValue {
@@ -39,48 +42,9 @@ struct JSONParser {
                 guard parser.index == parser.bytes.count else { throw parser.failure("text after the JSON value") }
                 throw Failure(offset: 0, reason: notAnObject)
             }
-            parser.depth += 1
-            defer { parser.depth -= 1 }
-            var top: [(key: String, value: JSONValue)] = []
-            var inner: [(key: String, value: JSONValue)]?
-            parser.index += 1
-            parser.skipWhitespace()
-            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
-                parser.index += 1
-                return (JSONObjectMembers(top), nil)
-            }
-            while true {
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else {
-                    throw parser.failure("expected a key")
-                }
-                let key = try parser.string()
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else {
-                    throw parser.failure("expected ':'")
-                }
-                parser.index += 1
-                parser.skipWhitespace()
-                if key == expanded, parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") {
-                    try parser.objectMembers()
-                    inner = Array(parser.members)
-                    parser.members.removeAll(keepingCapacity: true)
-                    top.append((key, .null))
-                } else {
-                    if key == expanded { inner = nil }  // the last of a repeated key counts
-                    top.append((key, try parser.value()))
-                }
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end") }
-                if parser.bytes[parser.index] == UInt8(ascii: ",") {
-                    parser.index += 1
-                } else if parser.bytes[parser.index] == UInt8(ascii: "}") {
-                    parser.index += 1
-                    return (JSONObjectMembers(top), inner.map(JSONObjectMembers.init))
-                } else {
-                    throw parser.failure("expected ',' or '}'")
-                }
-            }
+            parser.expanding = expanded
+            try parser.objectMembers()
+            return (JSONObjectMembers(parser.members), parser.expanded.map(JSONObjectMembers.init))
         }
     }
 
@@ -150,7 +114,9 @@ struct JSONParser {
         return .object(result)
     }
 
-    /// Reads an object and appends its members to `members`, in document order.
+    /// Reads an object and appends its members to `members`, in document order. In the top-level
+    /// object, the object under `expanding` goes to `expanded` as its members instead (the last of a
+    /// repeated key counts), with null in its place.
     private mutating func objectMembers() throws(Failure) {
         depth += 1
         guard depth <= Self.maxDepth else { throw failure("nested too deeply") }
@@ -169,8 +135,21 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            let member = try value()
-            members.append((key, member))
+            if depth == 1, let expanding, key == expanding {
+                if index < bytes.count, bytes[index] == UInt8(ascii: "{") {
+                    let first = members.count
+                    try objectMembers()
+                    expanded = Array(members[first...])
+                    members.removeSubrange(first...)
+                    members.append((key, .null))
+                } else {
+                    expanded = nil
+                    members.append((key, try value()))
+                }
+            } else {
+                let member = try value()
+                members.append((key, member))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {

@@ -75,11 +75,7 @@ public struct XelionMapping: Sendable {
         builder.append(event.callId)
         builder.append(event.callerFlowId ?? "")
         builder.append(event.calleeFlowId ?? "")
-        if !type.isHangup {
-            var writer = JSONWriter()
-            writer.object(event.notification)
-            writer.withUTF8 { builder.append(utf8: $0) }
-        }
+        if !type.isHangup { event.notification.withCanonicalUTF8 { builder.append(utf8: $0) } }
         return builder.id
     }
 
