@@ -144,6 +144,7 @@ let package = Package(
             dependencies: [
                 "Relay", "Xelion", "CallEvents", "XelionSimulator", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],

@@ -95,7 +95,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     /// With `source` already made, as a mapping does once for its tenant rather than per event.
-    init(id: String, type: CallEventType, data: CallEventData, source: String) {
+    init(id: String, type: CallEventType, data: consuming CallEventData, source: String) {
         storage = Storage(
             Fields(
                 specversion: Self.specVersion, id: id, source: source, type: type, time: data.occurredAt ?? data.receivedAt,

@@ -139,9 +139,20 @@ struct JSONWriter {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    private mutating func raw(_ text: String) {
+    /// `text`'s UTF-8 as it is, unquoted and unescaped.
+    mutating func raw(_ text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    /// Bytes as they are.
+    mutating func raw(_ utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// One byte as it is.
+    mutating func raw(_ byte: UInt8) {
+        bytes.append(byte)
     }
 
     private mutating func key(_ key: StaticString) {
@@ -239,29 +250,60 @@ struct JSONWriter {
     }
 
     private mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            var clean = 0  // start of the run of bytes that need no escaping
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<index]))
-                clean = index + 1
-                switch byte {
-                case 0x22: raw("\\\"")
-                case 0x5C: raw("\\\\")
-                case 0x0A: raw("\\n")
-                case 0x0D: raw("\\r")
-                case 0x09: raw("\\t")
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    raw("\\u00")
-                    bytes.append(hex[Int(byte >> 4)])
-                    bytes.append(hex[Int(byte & 0x0F)])
-                }
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
+        // A native string's bytes are read where they are; `withUTF8` would need a copy of it to mutate.
+        if value.utf8.withContiguousStorageIfAvailable({ string($0) }) == nil {
+            var value = value
+            value.withUTF8 { string($0) }
         }
+    }
+
+    private mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
+        defer { bytes.append(UInt8(ascii: "\"")) }
+        guard let base = utf8.baseAddress else { return }
+        var clean = 0  // start of the run of bytes that need no escaping
+        var index = 0
+        while index < utf8.count {
+            // Eight bytes at a time while none needs escaping: most values need none.
+            if index + 8 <= utf8.count, !Self.needsEscaping(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                index += 8
+                continue
+            }
+            let byte = base[index]
+            index += 1
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + clean, count: index - 1 - clean))
+            clean = index
+            switch byte {
+            case 0x22: raw("\\\"")
+            case 0x5C: raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            default:
+                raw("\\u00")
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+            }
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base + clean, count: utf8.count - clean))
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Whether any of eight bytes is a control character, a quote or a backslash, without looking at each:
+    /// `(x - 0x01…) & ~x & 0x80…` is non-zero exactly when some byte of `x` is zero, and likewise
+    /// below 0x20 with `0x20…` subtracted.
+    @inline(__always)
+    static func needsEscaping(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let control = (word &- ones &* 0x20) & ~word
+        let quotes = (quote &- ones) & ~quote
+        let backslashes = (backslash &- ones) & ~backslash
+        return (control | quotes | backslashes) & high != 0
     }
 }
 
@@ -340,12 +382,9 @@ extension JSONValue {
 
 extension JSONObjectMembers {
     /// Compact JSON with keys sorted: the same bytes as `JSONValue.object(dictionary).canonicalUTF8`.
-    public var canonicalUTF8: [UInt8] { withCanonicalUTF8 { Array($0) } }
-
-    /// Calls `body` with ``canonicalUTF8``'s bytes, valid only inside `body`, without an array of them.
-    public func withCanonicalUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    public var canonicalUTF8: [UInt8] {
         var writer = JSONWriter()
         writer.object(self)
-        return try writer.withUTF8(body)
+        return writer.utf8
     }
 }

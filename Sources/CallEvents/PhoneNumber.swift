@@ -5,11 +5,17 @@ public enum PhoneNumber {
     /// `number` either way.
     public static func e164(_ text: String) -> String? {
         // On the stack: an E.164 number fits in 16 bytes, and it is made for both sides of every event.
+        var text = text
+        return text.withUTF8 { utf8 in e164(utf8) }
+    }
+
+    private static func e164(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { digits -> String? in
             digits[0] = UInt8(ascii: "+")
             var count = 1
             var sawPlus = false
-            for (index, byte) in text.utf8.enumerated() {
+            for index in utf8.indices {
+                let byte = utf8[index]
                 switch byte {
                 case UInt8(ascii: "+") where index == 0: sawPlus = true
                 case UInt8(ascii: "0")...UInt8(ascii: "9"):

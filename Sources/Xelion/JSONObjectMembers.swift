@@ -17,16 +17,37 @@ public struct JSONObjectMembers: Sendable, Hashable {
     init(_ pairs: [(key: String, value: JSONValue)]) {
         // Sorted by key and then by position, so that of a repeated key the last comes last. ASCII keys
         // (all of Xelion's) are compared as bytes, which is `String` order for them and a fraction of
-        // its cost; others as `String`s, whose order follows Unicode equivalence.
-        let ascii = pairs.allSatisfy { Self.isASCII($0.key) }
-        let sorted = pairs.indices.sorted { left, right in
-            let order =
-                ascii ? Self.compareBytes(pairs[left].key, pairs[right].key) : Self.compare(pairs[left].key, pairs[right].key)
-            return order != 0 ? order < 0 : left < right
+        // its cost, and mostly by their first eight bytes alone, an integer; others as `String`s, whose
+        // order follows Unicode equivalence.
+        var order: [(prefix: UInt64, index: Int)] = []
+        order.reserveCapacity(pairs.count)
+        var ascii = true
+        for (index, pair) in pairs.enumerated() {
+            let prefix = pair.key.utf8.withContiguousStorageIfAvailable { bytes in
+                bytes.allSatisfy { $0 < 0x80 } ? KeyPrefix(bytes) : nil
+            }
+            guard let prefix = prefix ?? nil else {
+                ascii = false
+                break
+            }
+            order.append((prefix.value, index))
+        }
+        if ascii {
+            order.sort { left, right in
+                if left.prefix != right.prefix { return left.prefix < right.prefix }
+                let keys = Self.compareBytes(pairs[left.index].key, pairs[right.index].key)
+                return keys != 0 ? keys < 0 : left.index < right.index
+            }
+        } else {
+            order = pairs.indices.map { (0, $0) }
+            order.sort { left, right in
+                let keys = Self.compare(pairs[left.index].key, pairs[right.index].key)
+                return keys != 0 ? keys < 0 : left.index < right.index
+            }
         }
         var members: [Member] = []
-        members.reserveCapacity(sorted.count)
-        for index in sorted {
+        members.reserveCapacity(order.count)
+        for (_, index) in order {
             let pair = pairs[index]
             if let last = members.last, last.key == pair.key {
                 members[members.count - 1].value = pair.value
@@ -47,8 +68,10 @@ public struct JSONObjectMembers: Sendable, Hashable {
         Dictionary(uniqueKeysWithValues: members.lazy.map { ($0.key, $0.value) })
     }
 
-    /// The value of `key`, found by a binary search.
+    /// The value of `key`: in a few members by looking at each, in more by a binary search.
     public subscript(key: String) -> JSONValue? {
+        // Equality of short strings is a comparison of their bits; ordering them is not as cheap.
+        if members.count <= 8 { return members.first { $0.key == key }?.value }
         var low = 0
         var high = members.count
         while low < high {
@@ -60,10 +83,6 @@ public struct JSONObjectMembers: Sendable, Hashable {
             }
         }
         return low < members.count && members[low].key == key ? members[low].value : nil
-    }
-
-    private static func isASCII(_ text: String) -> Bool {
-        text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy { $0 < 0x80 } } ?? false
     }
 
     private static func compare(_ left: String, _ right: String) -> Int {
@@ -86,5 +105,17 @@ public struct JSONObjectMembers: Sendable, Hashable {
             if order != 0 { return Int(order) }
         }
         return left.count - right.count
+    }
+}
+
+/// The first eight bytes of a key as a big-endian integer, zero-padded: two keys' prefixes compare as
+/// their bytes do, and settle most comparisons of different keys without reading further.
+struct KeyPrefix {
+    var value: UInt64
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var value: UInt64 = 0
+        for index in 0..<min(bytes.count, 8) { value |= UInt64(bytes[index]) << (56 - 8 * index) }
+        self.value = value
     }
 }

@@ -65,6 +65,9 @@ struct XelionMappingTests {
         let outgoing = mapping.normalize(
             try event(.newCallEvent, ["initiation": "outgoing", "calleeUser": .null]), receivedAt: received)
         #expect(outgoing.data.direction == .outbound)
+        let shouting = mapping.normalize(
+            try event(.newCallEvent, ["initiation": "INCOMING", "calleeUser": .null]), receivedAt: received)
+        #expect(shouting.data.direction == .inbound)
         let internalCall = mapping.normalize(try event(.newCallEvent, ["callerUser": "bob"]), receivedAt: received)
         #expect(internalCall.data.direction == .internal)
         let unknown = mapping.normalize(
@@ -124,6 +127,43 @@ struct XelionMappingTests {
         }
         #expect(event.notification.canonicalUTF8 == JSONValue.object(event.raw).canonicalUTF8)
         #expect(event.notification.members.map(\.key) == ["a", "b", "callId", "callerFlowId", "zeta", "Ärger"])
+    }
+
+    @Test("every character that JSON must escape is escaped wherever it falls in a value, and nothing else")
+    func escaping() throws {
+        var empty = mapping.normalize(try self.event(.callHungUpEvent, [:]), receivedAt: received)
+        empty.data.callId = ""
+        #expect(empty.json().contains(#""call_id":"","#))
+        let specials = (0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) } + ["\"", "\\", "é", "/", "\u{7F}"]
+        for special in specials {
+            for length in 1...20 {
+                for position in 0..<length {
+                    var text = Array(repeating: Character("a"), count: length)
+                    text[position] = special
+                    var event = mapping.normalize(try self.event(.callHungUpEvent, [:]), receivedAt: received)
+                    event.data.callId = String(text)
+                    let json = event.json()
+                    let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+                    let data = object?["data"] as? [String: Any]
+                    #expect(data?["call_id"] as? String == String(text), "\(json)")
+                    // Only what JSON requires is escaped, in its short form where it has one; the rest
+                    // is written as it is.
+                    let expected = text.map { character -> String in
+                        switch character {
+                        case "\"": return "\\\""
+                        case "\\": return "\\\\"
+                        case "\n": return "\\n"
+                        case "\r": return "\\r"
+                        case "\t": return "\\t"
+                        case _ where (character.asciiValue ?? 0x20) < 0x20:
+                            return String(format: "\\u%04x", Int(character.asciiValue ?? 0))
+                        default: return String(character)
+                        }
+                    }
+                    #expect(json.contains(#""call_id":"\#(expected.joined())","#), "\(json)")
+                }
+            }
+        }
     }
 
     @Test("the JSON reads back to the same event, for every field and awkward text")

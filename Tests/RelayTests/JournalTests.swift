@@ -1,5 +1,6 @@
 import CallEvents
 import Foundation
+import GRDB
 import Testing
 import Xelion
 
@@ -189,6 +190,28 @@ struct JournalTests {
             #expect(error.description.contains("will not replace it"))
         }
         #expect(try Data(contentsOf: file) == garbage)
+    }
+
+    @Test("a new journal has 16 KiB pages; one made with 4 KiB pages keeps them, its events and its dedupe marks")
+    func pageSize() async throws {
+        let hangup = pbx.event(.callHungUpEvent, call: "x")
+        #expect(try open().pageSize() == 16384)
+        try FileManager.default.removeItem(at: directory)
+        // A journal as an older callrelay made it: SQLite's default page size, in WAL mode, one event.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA page_size = 4096") }
+            let pool = try DatabasePool(
+                path: directory.appendingPathComponent(Journal.fileName).path, configuration: configuration)
+            try JournalSchema.migrator().migrate(pool)
+        }
+        #expect(try await open().commit([hangup]).committed.count == 1)
+        let reopened = try open()
+        #expect(try reopened.pageSize() == 4096)
+        #expect(try await reopened.commit([hangup]).duplicates.count == 1)
+        #expect(try await reopened.commit([pbx.event(.callHungUpEvent, call: "y")]).committed.count == 1)
+        #expect(try reopened.count() == 2)
     }
 
     @Test("a reader does not create a journal where there is none")

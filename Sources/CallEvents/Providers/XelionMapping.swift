@@ -24,17 +24,20 @@ public struct XelionMapping: Sendable {
         self.includeRaw = includeRaw
     }
 
-    static let types: [XelionCallEventType: CallEventType] = [
-        .newCallEvent: .started,
-        .callConnectedEvent: .connected,
-        .callHungUpEvent: .ended,
-        .missedCallEvent: .missed,
-        .channelHungUpEvent: .channelEnded,
-    ]
+    /// The normalized type of each of the PBX's call events.
+    static func type(of type: XelionCallEventType) -> CallEventType {
+        switch type {
+        case .newCallEvent: .started
+        case .callConnectedEvent: .connected
+        case .callHungUpEvent: .ended
+        case .missedCallEvent: .missed
+        case .channelHungUpEvent: .channelEnded
+        }
+    }
 
     /// The normalized event of one Xelion notification.
     public func normalize(_ event: XelionCallEvent, receivedAt: Date) -> CallEvent {
-        let type = Self.types[event.type] ?? CallEventType(rawValue: "call.\(event.type.rawValue)")
+        let type = Self.type(of: event.type)
         let caller = party(event.caller, flow: event.callerFlowId)
         var callee = party(event.callee, flow: event.calleeFlowId)
         callee?.lineRef = event.calleePhoneLineOid
@@ -75,7 +78,7 @@ public struct XelionMapping: Sendable {
         builder.append(event.callId)
         builder.append(event.callerFlowId ?? "")
         builder.append(event.calleeFlowId ?? "")
-        if !type.isHangup { event.notification.withCanonicalUTF8 { builder.append(utf8: $0) } }
+        if !type.isHangup { builder.append(canonical: event.notification) }
         return builder.id
     }
 
@@ -83,11 +86,17 @@ public struct XelionMapping: Sendable {
     /// whichever way it started.
     static func direction(_ initiation: String?, caller: CallParty?, callee: CallParty?) -> CallDirection {
         if caller?.user != nil, callee?.user != nil { return .internal }
-        switch initiation?.lowercased() {
-        case "incoming", "inbound", "in": return .inbound
-        case "outgoing", "outbound", "out": return .outbound
-        case "internal": return .internal
-        default: return .unknown
+        guard let initiation else { return .unknown }
+        // As sent first: lowercasing makes a string each time, and the PBX sends lowercase.
+        return direction(initiation) ?? direction(initiation.lowercased()) ?? .unknown
+    }
+
+    private static func direction(_ initiation: String) -> CallDirection? {
+        switch initiation {
+        case "incoming", "inbound", "in": .inbound
+        case "outgoing", "outbound", "out": .outbound
+        case "internal": .internal
+        default: nil
         }
     }
 

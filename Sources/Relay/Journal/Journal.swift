@@ -11,6 +11,8 @@ import NIOConcurrencyHelpers
 /// transaction, before any sink sees the event.
 public final class Journal: Sendable {
     public static let fileName = "journal.sqlite"
+    /// The page size of a new journal, in bytes.
+    static let pageSize = 16384
 
     /// The database file.
     public let path: String
@@ -52,9 +54,14 @@ public final class Journal: Sendable {
         let synchronous = options.durability.pragma
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            // The dedupe marks are keyed by hashes, so inserts land on random pages: a page cache that
-            // holds the marks' B-tree keeps each commit from re-reading it.
+            // 32 MiB rather than SQLite's 2 MiB: the pages commits and delivery outcomes touch again
+            // (the deliveries' indexes, the events' last pages) stay in memory.
             try db.execute(sql: "PRAGMA cache_size = -32768")
+            // Only a new journal takes it (a journal in WAL mode keeps the page size it was made with).
+            // Every page a commit changes is written twice, to the log and by the checkpoint to the
+            // database, each with its own system calls: 16 KiB pages hold ~16 events each and made the
+            // pipeline benchmark ~10 % faster than 4 KiB ones, without changing latency at low rates.
+            try db.execute(sql: "PRAGMA page_size = \(Self.pageSize)")
             // The checkpointer does it, off the commit path.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             // After a checkpoint lets the log start over, its file is cut back to this size.
@@ -252,6 +259,11 @@ public final class Journal: Sendable {
 
     /// How many flows transfer correlation remembers.
     var transferFlowCount: Int { transfers.count }
+
+    /// The database's page size in bytes.
+    func pageSize() throws(JournalError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0 }
+    }
 
     /// How many events are stored.
     public func count() throws(JournalError) -> Int {
