@@ -36,10 +36,9 @@ final class RotatingFile: @unchecked Sendable {
 
     var isTerminal: Bool { isatty(descriptor) == 1 }
 
-    func write(_ text: String) {
-        var text = text
-        if path != "-", maxBytes > 0, size > 0, size + text.utf8.count > maxBytes { rotate() }
-        text.withUTF8 { bytes in
+    func write(_ bytes: [UInt8]) {
+        if path != "-", maxBytes > 0, size > 0, size + bytes.count > maxBytes { rotate() }
+        bytes.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
             var offset = 0
             while offset < bytes.count {
@@ -51,7 +50,7 @@ final class RotatingFile: @unchecked Sendable {
                 offset += written
             }
         }
-        size += text.utf8.count
+        size += bytes.count
     }
 
     private func rotate() {

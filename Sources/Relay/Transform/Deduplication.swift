@@ -43,6 +43,11 @@ final class Deduplication: Sendable {
             self.low = low
         }
 
+        /// The bits are SHA-256's already: hashing half of them spreads the keys as well as all.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(low)
+        }
+
         private static func word(_ bytes: ArraySlice<UInt8>) -> UInt64 {
             bytes.reduce(0) { $0 << 8 | UInt64($1) }
         }
@@ -87,9 +92,8 @@ final class Deduplication: Sendable {
     /// in `batch`; otherwise marks it in `batch`.
     func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
         let key = Key(id)
-        if batch.added.contains(key) { return true }
         if marks.value(for: key, now: now) != nil { return true }
-        batch.added.insert(key)
+        guard batch.added.insert(key).inserted else { return true }
         batch.order.append(key)
         return false
     }

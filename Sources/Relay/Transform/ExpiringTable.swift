@@ -24,7 +24,10 @@ struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     mutating func trim(limit: Int, olderThan cutoff: Double) {
         while let oldest = order.first, oldest.at < cutoff || entries.count > limit {
             order.removeFirst()
-            if entries[oldest.key]?.at == oldest.at { entries[oldest.key] = nil }
+            // One hash of the key, not two.
+            if let index = entries.index(forKey: oldest.key), entries[index].value.at == oldest.at {
+                entries.remove(at: index)
+            }
         }
         // Keys set again leave stale entries behind; compact once they outnumber the live ones.
         if order.count > 2 * max(entries.count, 1024) {

@@ -41,7 +41,9 @@ final class TransferCorrelation: Sendable {
     /// The connections a commit records, until it is committed.
     struct Batch {
         fileprivate var flows: [FlowKey: Connection] = [:]
-        fileprivate var order: [FlowKey] = []
+        /// The same connections in the order they were recorded, for the commit to set without
+        /// looking each up again.
+        fileprivate var order: [(FlowKey, Connection)] = []
     }
 
     init(window: Double, maxEntries: Int) {
@@ -90,12 +92,12 @@ final class TransferCorrelation: Sendable {
 
     private func record(_ key: FlowKey, _ connection: Connection, batch: inout Batch) {
         batch.flows[key] = connection
-        batch.order.append(key)
+        batch.order.append((key, connection))
     }
 
     /// The batch's connections join the others: call only once its transaction has committed.
     func commit(_ batch: Batch, now: Double) {
-        flows.set(batch.order.lazy.compactMap { key in batch.flows[key].map { (key, $0) } }, now: now)
+        flows.set(batch.order, now: now)
     }
 
     /// Forgets connections outside the window and the oldest beyond `maxEntries`.
