@@ -262,18 +262,12 @@ struct JSONWriter {
         defer { bytes.append(UInt8(ascii: "\"")) }
         guard let base = utf8.baseAddress else { return }
         var clean = 0  // start of the run of bytes that need no escaping
-        var index = 0
-        while index < utf8.count {
-            // Eight bytes at a time while none needs escaping: most values need none.
-            if index + 8 <= utf8.count, !Self.needsEscaping(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
-                index += 8
-                continue
-            }
+        while true {
+            let index = JSONStringBytes.firstSpecial(in: utf8, from: clean)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + clean, count: index - clean))
+            guard index < utf8.count else { return }
             let byte = base[index]
-            index += 1
-            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-            bytes.append(contentsOf: UnsafeBufferPointer(start: base + clean, count: index - 1 - clean))
-            clean = index
+            clean = index + 1
             switch byte {
             case 0x22: raw("\\\"")
             case 0x5C: raw("\\\\")
@@ -286,25 +280,9 @@ struct JSONWriter {
                 bytes.append(Self.hexDigits[Int(byte & 0x0F)])
             }
         }
-        bytes.append(contentsOf: UnsafeBufferPointer(start: base + clean, count: utf8.count - clean))
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Whether any of eight bytes is a control character, a quote or a backslash, without looking at each:
-    /// `(x - 0x01…) & ~x & 0x80…` is non-zero exactly when some byte of `x` is zero, and likewise
-    /// below 0x20 with `0x20…` subtracted.
-    @inline(__always)
-    static func needsEscaping(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let control = (word &- ones &* 0x20) & ~word
-        let quotes = (quote &- ones) & ~quote
-        let backslashes = (backslash &- ones) & ~backslash
-        return (control | quotes | backslashes) & high != 0
-    }
 }
 
 /// A growable byte buffer without copy-on-write: ``JSONWriter``'s storage.

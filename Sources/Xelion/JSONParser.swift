@@ -194,17 +194,13 @@ struct JSONParser {
         index += 1
         let start = index
         // Fast path: no escapes, so the bytes are the string (the input is already valid UTF-8).
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                index += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw failure("control character in a string") }
+        index = JSONStringBytes.firstSpecial(in: bytes, from: index)
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             index += 1
+            return text
         }
+        if index < bytes.count, bytes[index] < 0x20 { throw failure("control character in a string") }
         var scalars = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]

@@ -112,6 +112,22 @@ struct XelionDecodingTests {
         }
     }
 
+    @Test("strings: escapes are read, and a control character or an unterminated string is refused, wherever it falls")
+    func strings() {
+        func decoded(_ callId: String) -> String? {
+            let text = #"{"notificationType":"newCallEvent","notification":{"callId":"\#(callId)"}}"#
+            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else { return nil }
+            return event.callId
+        }
+        for prefix in ["", "a", "abcdefg", "abcdefgh", "abcdefghijklmnopq"] {
+            #expect(decoded(prefix + #"\"x\\y\/z\u00e9\ud83d\ude00"#) == prefix + "\"x\\y/zé😀")
+            #expect(decoded(prefix + "\u{1}") == nil, "a raw control character after \(prefix.count) bytes")
+            #expect(decoded(prefix + #"\ud83d"#) == nil, "a lone surrogate")
+            let unterminated = #"{"notificationType":"newCallEvent","notification":{"callId":"\#(prefix)"#
+            #expect(XelionSocketMessage.decode(unterminated) == .malformed(reason: "not JSON", text: unterminated))
+        }
+    }
+
     @Test("maps the PBX's error codes to what they mean")
     func errors() {
         #expect(XelionError.from(status: 401, code: 10004, message: "", retryAfter: nil) == .wrongCredentials)

@@ -4,7 +4,7 @@ import GRDBSQLite
 /// The insert of one event row, bound and stepped through SQLite's C API on GRDB's cached statement
 /// (which GRDB offers for this: ``Statement/sqliteStatement``).
 ///
-/// Why not `Statement.execute(arguments:)`: it runs once per event, and converting eight arguments
+/// Why not `Statement.execute(arguments:)`: it runs once per event, and converting six arguments
 /// to `DatabaseValue`s and measuring each string again with `strlen` was a third of the insert's time.
 struct EventInsert {
     private let statement: Statement
@@ -17,16 +17,13 @@ struct EventInsert {
         var type: String
         var callId: String
         var receivedAt: Double
-        var callerFlow: String?
-        var calleeFlow: String?
     }
 
     init(_ db: Database) throws {
+        // `caller_flow` and `callee_flow` (schema v1) stay NULL: nothing has read them since transfer
+        // correlation moved into memory (v5), and a NULL takes no room in the row.
         statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (id, tenant, type, call_id, received_at, caller_flow, callee_flow, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            sql: "INSERT INTO events (id, tenant, type, call_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
         connection = db.sqliteConnection
     }
 
@@ -42,8 +39,8 @@ struct EventInsert {
                 sqlite3_clear_bindings(handle)
             }
             var used = 0
-            func bind(_ text: String?, at index: CInt) -> CInt {
-                guard var text else { return sqlite3_bind_null(handle, index) }
+            func bind(_ text: String, at index: CInt) -> CInt {
+                var text = text
                 return text.withUTF8 { bytes in
                     guard used + bytes.count <= scratch.count, let base = scratch.baseAddress else {
                         return sqlite3_bind_text(handle, index, Self.text(bytes), CInt(bytes.count), Self.transient)
@@ -60,9 +57,7 @@ struct EventInsert {
             code = code == SQLITE_OK ? bind(row.type, at: 3) : code
             code = code == SQLITE_OK ? bind(row.callId, at: 4) : code
             code = code == SQLITE_OK ? sqlite3_bind_double(handle, 5, row.receivedAt) : code
-            code = code == SQLITE_OK ? bind(row.callerFlow, at: 6) : code
-            code = code == SQLITE_OK ? bind(row.calleeFlow, at: 7) : code
-            code = code == SQLITE_OK ? sqlite3_bind_text(handle, 8, Self.text(body), CInt(body.count), nil) : code
+            code = code == SQLITE_OK ? sqlite3_bind_text(handle, 6, Self.text(body), CInt(body.count), nil) : code
             return code == SQLITE_OK ? sqlite3_step(handle) : code
         }
         guard code == SQLITE_DONE else {

@@ -158,8 +158,7 @@ public final class Journal: Sendable {
             }
             let row = EventInsert.Row(
                 id: event.id, tenant: event.data.tenant, type: event.type.rawValue, callId: event.data.callId,
-                receivedAt: event.data.receivedAt.timeIntervalSince1970, callerFlow: event.data.caller?.flowId,
-                calleeFlow: event.data.callee?.flowId)
+                receivedAt: event.data.receivedAt.timeIntervalSince1970)
             let (sequence, json) = try buffer.withJSON(of: event) { body in
                 (try insert.execute(row, body: body), String(decoding: body, as: UTF8.self))
             }
