@@ -4,12 +4,12 @@ public enum PhoneNumber {
     /// (`020 1234567`) or anything else that needs a country guess gives nil: the original is kept in
     /// `number` either way.
     public static func e164(_ text: String) -> String? {
-        // On the stack: an E.164 number fits in 16 bytes, and it is made for both sides of every event.
         var text = text
         return text.withUTF8 { utf8 in e164(utf8) }
     }
 
     private static func e164(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
+        // On the stack: an E.164 number fits in 16 bytes, and it is made for both sides of every event.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { digits -> String? in
             digits[0] = UInt8(ascii: "+")
             var count = 1
