@@ -47,9 +47,12 @@ public struct JSONObjectMembers: Sendable, Hashable {
         }
         var members: [Member] = []
         members.reserveCapacity(order.count)
-        for (_, index) in order {
+        var lastPrefix: UInt64?
+        for (prefix, index) in order {
             let pair = pairs[index]
-            if let last = members.last, last.key == pair.key {
+            // Keys with different prefixes differ; only equal ones are compared whole.
+            defer { lastPrefix = prefix }
+            if prefix == lastPrefix, let last = members.last, last.key == pair.key {
                 members[members.count - 1].value = pair.value
             } else {
                 members.append(Member(key: pair.key, value: pair.value))

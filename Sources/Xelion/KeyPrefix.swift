@@ -4,8 +4,12 @@ struct KeyPrefix {
     var value: UInt64
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if bytes.count >= 8, let base = bytes.baseAddress {
+            value = UInt64(bigEndian: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self))
+            return
+        }
         var value: UInt64 = 0
-        for index in 0..<min(bytes.count, 8) { value |= UInt64(bytes[index]) << (56 - 8 * index) }
+        for index in 0..<bytes.count { value |= UInt64(bytes[index]) << (56 - 8 * index) }
         self.value = value
     }
 }

@@ -102,6 +102,32 @@ struct XelionDecodingTests {
         #expect(event.notification == JSONObjectMembers(["callId": "really-last"]))
     }
 
+    @Test("a notification's members come out in key order, the last of a repeated key kept, for keys alike for many bytes")
+    func memberOrder() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            // Keys of "a" and "b" only, so that many share their first eight bytes or are prefixes of others.
+            let keys = (0..<30).map { _ in
+                String((0..<Int.random(in: 1...20, using: &generator)).map { _ in Bool.random(using: &generator) ? "a" : "b" })
+            }
+            var expected: [String: Int] = ["callId": -1]
+            var members = [#""callId":"c""#]
+            for (index, key) in keys.enumerated() {
+                expected[key] = index
+                members.append(#""\#(key)":\#(index)"#)
+            }
+            let text = #"{"notificationType":"newCallEvent","notification":{\#(members.joined(separator: ","))}}"#
+            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else {
+                Issue.record("not decoded: \(text)")
+                return
+            }
+            #expect(event.notification.members.map(\.key) == expected.keys.sorted(), "\(text)")
+            for member in event.notification.members where member.key != "callId" {
+                #expect(member.value == .number(Double(expected[member.key] ?? -2)), "\(member.key) in \(text)")
+            }
+        }
+    }
+
     @Test("tells text that is not JSON from JSON that is not an object")
     func notJSON() {
         for (text, reason) in [

@@ -9,9 +9,18 @@ public final class LogStreamSink: EventSink {
         case json, pretty
     }
 
-    private let file: NIOLockedValueBox<RotatingFile>
+    /// The file, and the buffer each batch's lines are gathered in: kept from one batch to the next,
+    /// as a fresh megabyte for every commit cost a page fault per page.
+    private struct State {
+        var file: RotatingFile
+        var lines: [UInt8] = []
+    }
+
+    private let state: NIOLockedValueBox<State>
     private let format: Format
     private let pretty: PrettyEventFormat
+    /// A buffer grown past this by an unusually large batch is let go after it.
+    private static let keptCapacity = 4 << 20
 
     /// - Parameters:
     ///   - path: "-" for standard output, or a file appended to.
@@ -19,23 +28,27 @@ public final class LogStreamSink: EventSink {
     public init(path: String, format: Format, maxBytes: Int = 100 << 20, keep: Int = 5, colour: Bool? = nil) throws {
         let file = try RotatingFile(path: path, maxBytes: maxBytes, keep: keep)
         self.pretty = PrettyEventFormat(colour: colour ?? file.isTerminal)
-        self.file = NIOLockedValueBox(file)
+        self.state = NIOLockedValueBox(State(file: file))
         self.format = format
     }
 
     public func write(_ entries: [JournalEntry]) {
         guard !entries.isEmpty else { return }
-        // Bytes rather than a `String`: appending a few hundred lines to a string re-checks and
-        // regrows it line by line, which showed in the pipeline's profile.
-        var lines: [UInt8] = []
-        switch format {
-        case .json:
-            lines.reserveCapacity(entries.reduce(0) { $0 + $1.json.utf8.count + 1 })
-            for entry in entries { Self.append(entry.json, to: &lines) }
-        case .pretty:
-            for entry in entries { Self.append(pretty.line(entry.event), to: &lines) }
+        let (format, pretty) = (self.format, self.pretty)
+        state.withLockedValue { state in
+            // Bytes rather than a `String`: appending a few hundred lines to a string re-checks and
+            // regrows it line by line, which showed in the pipeline's profile.
+            state.lines.removeAll(keepingCapacity: true)
+            switch format {
+            case .json:
+                state.lines.reserveCapacity(entries.reduce(0) { $0 + $1.json.utf8.count + 1 })
+                for entry in entries { Self.append(entry.json, to: &state.lines) }
+            case .pretty:
+                for entry in entries { Self.append(pretty.line(entry.event), to: &state.lines) }
+            }
+            state.file.write(state.lines)
+            if state.lines.capacity > Self.keptCapacity { state.lines = [] }
         }
-        file.withLockedValue { $0.write(lines) }
     }
 
     private static func append(_ line: String, to lines: inout [UInt8]) {
