@@ -197,7 +197,7 @@ struct JournalTests {
         let hangup = pbx.event(.callHungUpEvent, call: "x")
         #expect(try open().pageSize() == 16384)
         try FileManager.default.removeItem(at: directory)
-        // A journal as an older callrelay made it: SQLite's default page size, in WAL mode, one event.
+        // A journal as an older callrelay made it (SQLite's default page size, WAL mode), then one event.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             var configuration = Configuration()
