@@ -16,6 +16,8 @@ struct JSONWriter {
     init() {}
 
     var text: String { bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
+    /// How many bytes are written.
+    var count: Int { bytes.count }
     var utf8: [UInt8] { bytes.withUnsafeBufferPointer { Array($0) } }
 
     /// Empties the writer for the next value, keeping its buffer.
@@ -289,7 +291,7 @@ struct JSONWriter {
 final class ByteStorage {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
-    private var count = 0
+    private(set) var count = 0
 
     init(capacity: Int) {
         self.capacity = max(capacity, 16)
@@ -329,21 +331,32 @@ final class ByteStorage {
     }
 }
 
-/// Writes events' JSON, one after another, into one buffer that is reused: for a commit of many
-/// events, where a buffer per event was an allocation and a copy each.
-public struct CallEventJSONBuffer {
+/// Events' JSON as JSON Lines, one buffer for many events: what a commit stores and the log stream
+/// writes, gathered once instead of as a `String` per event and copied again into each batch's lines.
+public struct CallEventJSONLines {
     private var writer = JSONWriter()
 
     public init() {}
 
-    /// Calls `body` with `event`'s JSON (the bytes of ``CallEvent/json()``), valid only inside `body`.
-    public mutating func withJSON<Result>(
-        of event: CallEvent, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
-    ) rethrows -> Result {
-        writer.reset()
+    /// Appends `event`'s JSON (the bytes of ``CallEvent/json()``) and a newline; returns where the JSON
+    /// is, without the newline.
+    public mutating func append(_ event: CallEvent) -> Range<Int> {
+        let start = writer.count
         writer.write(event)
-        return try writer.withUTF8(body)
+        let end = writer.count
+        writer.raw(UInt8(ascii: "\n"))
+        return start..<end
     }
+
+    /// Calls `body` with the bytes in `range`, valid only inside `body` (the next append may move them).
+    public func withBytes<Result>(
+        in range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+    ) rethrows -> Result {
+        try writer.withUTF8 { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Every line so far.
+    public var bytes: [UInt8] { writer.utf8 }
 }
 
 extension JSONValue {

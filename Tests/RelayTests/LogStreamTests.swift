@@ -40,6 +40,24 @@ struct LogStreamTests {
         #expect(calls == calls.sorted { Int($0.dropFirst(5)) ?? 0 < Int($1.dropFirst(5)) ?? 0 })
     }
 
+    @Test("a commit's entries reach the file as the journal stored them, alone, in part, or mixed with others")
+    func committedLines() async throws {
+        let journal = try Journal(directory: directory)
+        let pbx = Notifications()
+        let committed = try await journal.commit((0..<5).map { pbx.event(.newCallEvent, call: "c-\($0)") }).committed
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let sink = try LogStreamSink(path: path, format: .json)
+        sink.write(committed)  // the commit's lines, as they are
+        sink.write(Array(committed[1...2]))  // a run of them
+        sink.write([committed[4], committed[0]])  // out of order: gathered line by line
+        let own = entries(1, from: 7)[0]
+        sink.write([committed[3], own])  // with an entry of its own
+        let stored = try journal.entries(after: 0).map(\.json)
+        #expect(stored == committed.map(\.json))
+        let expected = stored + [stored[1], stored[2], stored[4], stored[0], stored[3], own.json]
+        #expect(lines(path) == expected)
+    }
+
     @Test("the readable form has no colour codes when it does not go to a terminal")
     func pretty() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

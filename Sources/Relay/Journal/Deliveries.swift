@@ -82,11 +82,13 @@ struct DeliveredMarks: Sendable {
 }
 
 extension Journal {
-    static func addDeliveries(for entry: JournalEntry, routes: [DeliveryRoute], now: Double, db: Database) throws {
+    static func addDeliveries(
+        sequence: Int64, event: CallEvent, routes: [DeliveryRoute], now: Double, db: Database
+    ) throws {
         let insert = try db.cachedStatement(
             sql: "INSERT INTO deliveries (endpoint, seq, call_key, next_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-        for route in routes where route.wants(entry.event) {
-            try insert.execute(arguments: [route.endpoint, entry.sequence, entry.event.data.callId, now, now])
+        for route in routes where route.wants(event) {
+            try insert.execute(arguments: [route.endpoint, sequence, event.data.callId, now, now])
         }
     }
 

@@ -150,7 +150,10 @@ public final class Journal: Sendable {
         let now = state.now
         var outcome = CommitOutcome()
         let insert = try EventInsert(db)
-        var buffer = CallEventJSONBuffer()
+        // Every committed event's JSON in one buffer, which the entries share once the loop is done.
+        var lines = CallEventJSONLines()
+        var stored: [(sequence: Int64, event: CallEvent, range: Range<Int>)] = []
+        stored.reserveCapacity(events.count)
         func append(_ event: CallEvent) throws -> Bool {
             if deduplication.isDuplicate(event.id, now: now, batch: &state.marks) {
                 outcome.duplicates.append(event)
@@ -159,14 +162,12 @@ public final class Journal: Sendable {
             let row = EventInsert.Row(
                 id: event.id, tenant: event.data.tenant, type: event.type.rawValue, callId: event.data.callId,
                 receivedAt: event.data.receivedAt.timeIntervalSince1970)
-            let (sequence, json) = try buffer.withJSON(of: event) { body in
-                (try insert.execute(row, body: body), String(decoding: body, as: UTF8.self))
-            }
-            let entry = JournalEntry(sequence: sequence, json: json, event: event)
+            let range = lines.append(event)
+            let sequence = try lines.withBytes(in: range) { body in try insert.execute(row, body: body) }
             if let endpoints = routes[event.data.tenant] {
-                try addDeliveries(for: entry, routes: endpoints, now: now, db: db)
+                try addDeliveries(sequence: sequence, event: event, routes: endpoints, now: now, db: db)
             }
-            outcome.committed.append(entry)
+            stored.append((sequence, event, range))
             return true
         }
         for event in events {
@@ -175,6 +176,8 @@ public final class Journal: Sendable {
                 _ = try append(transfer)
             }
         }
+        let shared = JournalLines(lines.bytes)
+        outcome.committed = stored.map { JournalEntry(sequence: $0.sequence, event: $0.event, lines: shared, range: $0.range) }
         return outcome
     }
 

@@ -4,15 +4,61 @@ import CallEvents
 public struct JournalEntry: Sendable, Equatable {
     /// Increases with every commit; orders the log stream, `tail` and every delivery.
     public var sequence: Int64
-    /// The event as stored, byte for byte what the log stream and the webhooks carry.
-    public var json: String
     public var event: CallEvent
+    /// The JSON Lines of the commit this entry came in (each committed event's JSON and a newline), and
+    /// where this entry's JSON is in them: one buffer per commit rather than a `String` per event.
+    let lines: JournalLines
+    let range: Range<Int>
+
+    /// The event as stored, byte for byte what the log stream and the webhooks carry.
+    public var json: String { withJSON { String(decoding: $0, as: UTF8.self) } }
 
     public init(sequence: Int64, json: String, event: CallEvent) {
         self.sequence = sequence
-        self.json = json
         self.event = event
+        lines = JournalLines(Array(json.utf8) + [UInt8(ascii: "\n")])
+        range = 0..<(lines.bytes.count - 1)
     }
+
+    init(sequence: Int64, event: CallEvent, lines: JournalLines, range: Range<Int>) {
+        self.sequence = sequence
+        self.event = event
+        self.lines = lines
+        self.range = range
+    }
+
+    /// Calls `body` with the JSON's bytes, valid only inside `body`.
+    func withJSON<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try lines.bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// The lines of `entries` as one run of bytes, when they are the consecutive lines of one commit (as
+    /// a commit hands them to the sinks): nil otherwise.
+    static func withLines<Result>(
+        of entries: [JournalEntry], _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+    ) rethrows -> Result? {
+        guard let first = entries.first, let last = entries.last else { return nil }
+        var next = first.range.lowerBound
+        for entry in entries {
+            guard entry.lines === first.lines, entry.range.lowerBound == next else { return nil }
+            next = entry.range.upperBound + 1
+        }
+        return try first.lines.bytes.withUnsafeBufferPointer { bytes in
+            try body(UnsafeBufferPointer(rebasing: bytes[first.range.lowerBound..<(last.range.upperBound + 1)]))
+        }
+    }
+
+    public static func == (left: JournalEntry, right: JournalEntry) -> Bool {
+        left.sequence == right.sequence && left.event == right.event
+            && left.withJSON { leftJSON in right.withJSON { $0.elementsEqual(leftJSON) } }
+    }
+}
+
+/// The JSON Lines of one commit, shared by its entries.
+final class JournalLines: Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// What one commit did with the events it was given.

@@ -36,21 +36,19 @@ final class RotatingFile: @unchecked Sendable {
 
     var isTerminal: Bool { isatty(descriptor) == 1 }
 
-    func write(_ bytes: [UInt8]) {
+    func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         if path != "-", maxBytes > 0, size > 0, size + bytes.count > maxBytes { rotate() }
-        bytes.withUnsafeBufferPointer { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var offset = 0
-            while offset < bytes.count {
-                let written = Foundation.write(descriptor, base + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return  // a closed pipe or full disk: the journal still has every event
-                }
-                offset += written
-            }
-        }
         size += bytes.count
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = Foundation.write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return  // a closed pipe or full disk: the journal still has every event
+            }
+            offset += written
+        }
     }
 
     private func rotate() {
