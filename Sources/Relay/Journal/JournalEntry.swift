@@ -13,6 +13,7 @@ public struct JournalEntry: Sendable, Equatable {
     /// The event as stored, byte for byte what the log stream and the webhooks carry.
     public var json: String { withJSON { String(decoding: $0, as: UTF8.self) } }
 
+    /// An entry with its JSON in a buffer of its own (a commit's entries share the commit's).
     public init(sequence: Int64, json: String, event: CallEvent) {
         self.sequence = sequence
         self.event = event
