@@ -10,10 +10,12 @@ struct JSONWriter {
     /// UTF-8 bytes rather than a `String`, in a buffer of our own rather than an `[UInt8]`: each
     /// append to an array checks that it is the array's only owner and has room, and an event is a
     /// few hundred appends. A writer is used by one owner at a time and never copied.
-    private let bytes = ByteStorage(capacity: 1024)
+    private let bytes: ByteStorage
     private var needsComma = false
 
-    init() {}
+    init(capacity: Int = 1024) {
+        bytes = ByteStorage(capacity: capacity)
+    }
 
     var text: String { bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
     /// How many bytes are written.
@@ -334,9 +336,13 @@ final class ByteStorage {
 /// Events' JSON as JSON Lines, one buffer for many events: what a commit stores and the log stream
 /// writes, gathered once instead of as a `String` per event and copied again into each batch's lines.
 public struct CallEventJSONLines {
-    private var writer = JSONWriter()
+    private var writer: JSONWriter
 
-    public init() {}
+    /// - Parameter capacity: the bytes to make room for at once (about 1 KiB an event), so that a
+    ///   commit's buffer is not regrown and copied as it fills.
+    public init(capacity: Int = 1024) {
+        writer = JSONWriter(capacity: capacity)
+    }
 
     /// Appends `event`'s JSON (the bytes of ``CallEvent/json()``) and a newline; returns where the JSON
     /// is, without the newline.
@@ -348,15 +354,22 @@ public struct CallEventJSONLines {
         return start..<end
     }
 
+    /// Appends JSON given as text (an event read back, or made by hand) and a newline; returns where
+    /// the JSON is.
+    public mutating func append(json: String) -> Range<Int> {
+        let start = writer.count
+        writer.raw(json)
+        let end = writer.count
+        writer.raw(UInt8(ascii: "\n"))
+        return start..<end
+    }
+
     /// Calls `body` with the bytes in `range`, valid only inside `body` (the next append may move them).
     public func withBytes<Result>(
         in range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
     ) rethrows -> Result {
         try writer.withUTF8 { try body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
-
-    /// Every line so far.
-    public var bytes: [UInt8] { writer.utf8 }
 }
 
 extension JSONValue {

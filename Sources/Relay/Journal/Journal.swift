@@ -152,7 +152,7 @@ public final class Journal: Sendable {
         var outcome = CommitOutcome()
         let insert = try EventInsert(db)
         // Every committed event's JSON in one buffer, which the entries share once the loop is done.
-        var lines = CallEventJSONLines()
+        var lines = CallEventJSONLines(capacity: events.count * 1024)
         var stored: [(sequence: Int64, event: CallEvent, range: Range<Int>)] = []
         stored.reserveCapacity(events.count)
         func append(_ event: CallEvent) throws -> Bool {
@@ -177,7 +177,7 @@ public final class Journal: Sendable {
                 _ = try append(transfer)
             }
         }
-        let shared = JournalLines(lines.bytes)
+        let shared = JournalLines(lines)
         outcome.committed = stored.map { JournalEntry(sequence: $0.sequence, event: $0.event, lines: shared, range: $0.range) }
         return outcome
     }

@@ -17,8 +17,9 @@ public struct JournalEntry: Sendable, Equatable {
     public init(sequence: Int64, json: String, event: CallEvent) {
         self.sequence = sequence
         self.event = event
-        lines = JournalLines(Array(json.utf8) + [UInt8(ascii: "\n")])
-        range = 0..<(lines.bytes.count - 1)
+        var lines = CallEventJSONLines(capacity: json.utf8.count + 1)
+        range = lines.append(json: json)
+        self.lines = JournalLines(lines)
     }
 
     init(sequence: Int64, event: CallEvent, lines: JournalLines, range: Range<Int>) {
@@ -30,7 +31,7 @@ public struct JournalEntry: Sendable, Equatable {
 
     /// Calls `body` with the JSON's bytes, valid only inside `body`.
     func withJSON<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        try lines.bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+        try lines.lines.withBytes(in: range, body)
     }
 
     /// The lines of `entries` as one run of bytes, when they are the consecutive lines of one commit (as
@@ -44,9 +45,7 @@ public struct JournalEntry: Sendable, Equatable {
             guard entry.lines === first.lines, entry.range.lowerBound == next else { return nil }
             next = entry.range.upperBound + 1
         }
-        return try first.lines.bytes.withUnsafeBufferPointer { bytes in
-            try body(UnsafeBufferPointer(rebasing: bytes[first.range.lowerBound..<(last.range.upperBound + 1)]))
-        }
+        return try first.lines.lines.withBytes(in: first.range.lowerBound..<(last.range.upperBound + 1), body)
     }
 
     public static func == (left: JournalEntry, right: JournalEntry) -> Bool {
@@ -55,11 +54,13 @@ public struct JournalEntry: Sendable, Equatable {
     }
 }
 
-/// The JSON Lines of one commit, shared by its entries.
-final class JournalLines: Sendable {
-    let bytes: [UInt8]
+/// The JSON Lines of one commit, shared by its entries: the buffer the commit wrote, handed on without
+/// a copy. `@unchecked`: nothing writes to it once the commit has made this (the buffer is not
+/// `Sendable` only because it could be appended to), and reading it from many threads is safe.
+final class JournalLines: @unchecked Sendable {
+    let lines: CallEventJSONLines
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ lines: CallEventJSONLines) { self.lines = lines }
 }
 
 /// What one commit did with the events it was given.
