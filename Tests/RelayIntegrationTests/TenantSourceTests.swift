@@ -140,8 +140,8 @@ struct TenantSourceTests {
     @Test("waits out a PBX that is down and carries on when it is back")
     func pbxDown() async throws {
         let directory = TestEnvironment.temporaryDirectory()
-        let ports = (rest: unusedPort(), ws: unusedPort())
-        var peer: XelionPeer? = try await XelionPeer.start(["--plain"], ports: ports, directory: directory)
+        var peer: XelionPeer? = try await XelionPeer.start(["--plain"], directory: directory)
+        let ports = try (rest: #require(peer?.restPort), ws: #require(peer?.wsPort))
         let running = start(try #require(peer))
         try await eventually("subscribed") { try await peer?.subscribedTenants() == ["acme"] }
         peer?.stop()

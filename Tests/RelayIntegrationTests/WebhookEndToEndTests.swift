@@ -30,20 +30,10 @@ final class CRMSink: @unchecked Sendable {
                 ]
                     + arguments)
         }
-        // A port found free can be taken by another test before the sink binds it: with no port
-        // asked for, try another one.
-        var attempt = 0
-        var chosen = port ?? unusedPort()
-        while true {
-            do {
-                process = try launch(chosen)
-                break
-            } catch  where port == nil && attempt < 2 {
-                attempt += 1
-                chosen = unusedPort()
-            }
-        }
-        self.port = chosen
+        // With no port asked for, on one found free (another if it was taken meanwhile).
+        let chosen = try port.map { ($0, try launch($0)) } ?? onFreePorts(1) { ports in (ports[0], try launch(ports[0])) }
+        process = chosen.1
+        self.port = chosen.0
         url = process.ready["url"] as? String ?? ""
     }
 

@@ -27,19 +27,29 @@ final class XelionPeer: @unchecked Sendable {
         try await offThread { try XelionPeer(arguments, ports: ports, directory: directory) }
     }
 
+    /// With `ports` nil, on ports found free (fresh ones if those were taken meanwhile).
     private init(_ arguments: [String], ports: (rest: Int, ws: Int)?, directory: URL?) throws {
-        self.directory = directory ?? TestEnvironment.temporaryDirectory()
-        restPort = ports?.rest ?? unusedPort()
-        wsPort = ports?.ws ?? unusedPort()
-        let ca = self.directory.appendingPathComponent("peer-ca.pem").path
-        process = try PeerProcess(
-            TestEnvironment.python,
-            [
-                TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
-                "--rest-port", "\(restPort)", "--ws-port", "\(wsPort)", "--ca-out", ca,
-                "--manifest", self.directory.appendingPathComponent("manifest.jsonl").path,
-            ] + arguments
-        )
+        let directory = directory ?? TestEnvironment.temporaryDirectory()
+        self.directory = directory
+        let ca = directory.appendingPathComponent("peer-ca.pem").path
+        func launch(_ ports: (rest: Int, ws: Int)) throws -> PeerProcess {
+            try PeerProcess(
+                TestEnvironment.python,
+                [
+                    TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
+                    "--rest-port", "\(ports.rest)", "--ws-port", "\(ports.ws)", "--ca-out", ca,
+                    "--manifest", directory.appendingPathComponent("manifest.jsonl").path,
+                ] + arguments
+            )
+        }
+        let chosen =
+            try ports.map { ($0, try launch($0)) }
+            ?? onFreePorts(2) { ports in
+                let free = (rest: ports[0], ws: ports[1])
+                return (free, try launch(free))
+            }
+        (restPort, wsPort) = (chosen.0.rest, chosen.0.ws)
+        process = chosen.1
         guard let rest = process.ready["rest"] as? String else { throw PeerError(description: "no REST URL: \(process.ready)") }
         restBase = rest
         caFile = process.ready["ca"] as? String

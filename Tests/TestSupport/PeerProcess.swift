@@ -194,6 +194,32 @@ public func unusedPort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// Launches something on `count` ports found free, with fresh ones when the launch fails: a port
+/// found free can be taken (as the local port of another test's outgoing connection) before the
+/// launched process binds it.
+public func onFreePorts<T>(_ count: Int, attempts: Int = 3, _ launch: ([Int]) throws -> T) throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try launch((0..<count).map { _ in unusedPort() })
+        } catch  where attempt < attempts {
+            attempt += 1
+        }
+    }
+}
+
+/// ``onFreePorts(_:attempts:_:)`` for a launch that waits.
+public func onFreePorts<T>(_ count: Int, attempts: Int = 3, _ launch: ([Int]) async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await launch((0..<count).map { _ in unusedPort() })
+        } catch  where attempt < attempts {
+            attempt += 1
+        }
+    }
+}
+
 /// Runs blocking work (reading a pipe, waiting for a child) on a thread of its own, never on one of
 /// the few threads Swift concurrency runs every test task on.
 public func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

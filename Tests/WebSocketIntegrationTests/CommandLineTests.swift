@@ -9,13 +9,15 @@ struct CommandLineTests {
     static func xelionSocketURL() async throws -> (peer: PeerProcess, url: String, ca: String) {
         let directory = TestEnvironment.temporaryDirectory()
         let ca = directory.appendingPathComponent("peer-ca.pem").path
-        let peer = try await PeerProcess.launch(
-            TestEnvironment.python,
-            [
-                TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
-                "--rest-port", "\(unusedPort())", "--ws-port", "\(unusedPort())", "--ca-out", ca,
-            ]
-        )
+        let peer = try await onFreePorts(2) { ports in
+            try await PeerProcess.launch(
+                TestEnvironment.python,
+                [
+                    TestEnvironment.sharedPeers.appendingPathComponent("xelion_peer.py").path,
+                    "--rest-port", "\(ports[0])", "--ws-port", "\(ports[1])", "--ca-out", ca,
+                ]
+            )
+        }
         guard let rest = peer.ready["rest"] as? String else { throw PeerError(description: "no REST URL in \(peer.ready)") }
         // The REST session is the Xelion issue's; here a few lines of Python fetch a socket URL.
         let login = """

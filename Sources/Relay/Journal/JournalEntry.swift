@@ -7,6 +7,8 @@ public struct JournalEntry: Sendable, Equatable {
     public var event: CallEvent
     /// The JSON Lines of the commit this entry came in (each committed event's JSON and a newline), and
     /// where this entry's JSON is in them: one buffer per commit rather than a `String` per event.
+    /// Keeping an entry keeps its commit's buffer (about 1 KiB for each of its events): sinks that keep
+    /// events for later keep `json`, as the webhook deliverer does.
     let lines: JournalLines
     let range: Range<Int>
 
