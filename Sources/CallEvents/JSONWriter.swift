@@ -145,8 +145,7 @@ struct JSONWriter {
 
     /// `text`'s UTF-8 as it is, unquoted and unescaped.
     mutating func raw(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        text.withUTF8Bytes { bytes.append(contentsOf: $0) }
     }
 
     /// Bytes as they are.
@@ -254,11 +253,7 @@ struct JSONWriter {
     }
 
     private mutating func string(_ value: String) {
-        // A native string's bytes are read where they are; `withUTF8` would need a copy of it to mutate.
-        if value.utf8.withContiguousStorageIfAvailable({ string($0) }) == nil {
-            var value = value
-            value.withUTF8 { string($0) }
-        }
+        value.withUTF8Bytes { string($0) }
     }
 
     private mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
@@ -347,18 +342,18 @@ public struct CallEventJSONLines {
     /// Appends `event`'s JSON (the bytes of ``CallEvent/json()``) and a newline; returns where the JSON
     /// is, without the newline.
     public mutating func append(_ event: CallEvent) -> Range<Int> {
-        let start = writer.count
-        writer.write(event)
-        let end = writer.count
-        writer.raw(UInt8(ascii: "\n"))
-        return start..<end
+        appendLine { $0.write(event) }
     }
 
     /// Appends JSON given as text (an event read back, or made by hand) and a newline; returns where
     /// the JSON is.
     public mutating func append(json: String) -> Range<Int> {
+        appendLine { $0.raw(json) }
+    }
+
+    private mutating func appendLine(_ write: (inout JSONWriter) -> Void) -> Range<Int> {
         let start = writer.count
-        writer.raw(json)
+        write(&writer)
         let end = writer.count
         writer.raw(UInt8(ascii: "\n"))
         return start..<end

@@ -1,11 +1,12 @@
+import Xelion
+
 /// Phone numbers in E.164, derived only where the text leaves no doubt.
 public enum PhoneNumber {
     /// `+31 20 123 4567`, `+31-20-1234567`, `0031201234567` → `+31201234567`. A national number
     /// (`020 1234567`) or anything else that needs a country guess gives nil: the original is kept in
     /// `number` either way.
     public static func e164(_ text: String) -> String? {
-        var text = text
-        return text.withUTF8 { utf8 in e164(utf8) }
+        text.withUTF8Bytes { e164($0) }
     }
 
     private static func e164(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {

@@ -34,7 +34,6 @@ struct KeyTable<Value: Sendable>: Sendable {
     }
 
     subscript(name: String) -> Value? {
-        // Native strings are contiguous; a bridged one is copied.
-        name.utf8.withContiguousStorageIfAvailable { self[$0] } ?? Array(name.utf8).withUnsafeBufferPointer { self[$0] }
+        name.withUTF8Bytes { self[$0] }
     }
 }

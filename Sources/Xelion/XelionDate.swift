@@ -5,8 +5,7 @@ import Foundation
 /// read in `defaultZone`, never in the machine's local zone.
 public enum XelionDate {
     public static func parse(_ text: String, defaultZone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {
-        var text = text
-        return text.withUTF8 { parse($0, defaultZone: defaultZone) }
+        text.withUTF8Bytes { parse($0, defaultZone: defaultZone) }
     }
 
     private static func parse(_ scalars: UnsafeBufferPointer<UInt8>, defaultZone: TimeZone) -> Date? {

@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import Xelion
 
 /// The insert of one event row, bound and stepped through SQLite's C API on GRDB's cached statement
 /// (which GRDB offers for this: ``Statement/sqliteStatement``).
@@ -40,8 +41,7 @@ struct EventInsert {
             }
             var used = 0
             func bind(_ text: String, at index: CInt) -> CInt {
-                var text = text
-                return text.withUTF8 { bytes in
+                text.withUTF8Bytes { bytes in
                     guard used + bytes.count <= scratch.count, let base = scratch.baseAddress else {
                         return sqlite3_bind_text(handle, index, Self.text(bytes), CInt(bytes.count), Self.transient)
                     }

@@ -2,6 +2,7 @@ import CallEvents
 import Crypto
 import Foundation
 import GRDB
+import Xelion
 
 /// The dedupe marks: which event ids were journaled within the window.
 ///
@@ -54,8 +55,7 @@ final class Deduplication: Sendable {
 
         /// `evt_` and 32 lowercase hex digits, as `EventIdentity` writes them.
         private static func parse(_ id: String) -> Key? {
-            var id = id
-            return id.withUTF8 { bytes -> Key? in
+            id.withUTF8Bytes { bytes -> Key? in
                 guard bytes.count == 36, bytes[0] == UInt8(ascii: "e"), bytes[1] == UInt8(ascii: "v"),
                     bytes[2] == UInt8(ascii: "t"), bytes[3] == UInt8(ascii: "_")
                 else { return nil }
