@@ -108,7 +108,7 @@ public struct XelionCallEvent: Sendable, Hashable {
         self.notification = members
     }
 
-    /// The notification's keys we read, found by a binary search over their bytes.
+    /// The notification's keys we read.
     private enum Field: String, CaseIterable {
         case callId, initiation, date, duration, callerFlowId, calleeFlowId, calleePhoneLineOid
         case callerUser, callerUserAddressable, callerPhoneNumber, callerAddressable, callerAddressableSyncId
@@ -116,13 +116,18 @@ public struct XelionCallEvent: Sendable, Hashable {
         case calleeUser, calleeUserAddressable, calleePhoneNumber, calleeAddressable, calleeAddressableSyncId
         case calleeAddressableSyncSource, calleeCallLogOid
 
-        private static let table = KeyTable(allCases.map { ($0.rawValue, $0) })
+        private static let table = KeyTable(allCases.map(\.rawValue))
 
         init?(_ key: String) {
-            guard let field = Self.table[key] else { return nil }
-            self = field
+            guard let index = Self.table.index(of: key) else { return nil }
+            self = Self.allCases[index]
         }
     }
+
+    /// The keys of the socket's messages, which the parser gives one `String` each rather than a
+    /// new one per message.
+    static let messageKeys = KeyTable(
+        Field.allCases.map(\.rawValue) + ["notification", "notificationType", "messageType"])
 
     /// `date` as an instant; a zone-less date is read in `zone` (UTC unless configured).
     public func date(in zone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {

@@ -24,7 +24,7 @@ public struct JSONObjectMembers: Sendable, Hashable {
         var ascii = true
         for (index, pair) in pairs.enumerated() {
             let prefix = pair.key.utf8.withContiguousStorageIfAvailable { bytes in
-                bytes.allSatisfy { $0 < 0x80 } ? KeyPrefix(bytes) : nil
+                JSONStringBytes.isASCII(bytes) ? KeyPrefix(bytes) : nil
             }
             guard let prefix = prefix ?? nil else {
                 ascii = false

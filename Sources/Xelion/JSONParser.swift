@@ -18,6 +18,8 @@ struct JSONParser {
     /// The top-level key whose object ``parseObject(_:expanding:)`` keeps apart, and its members.
     private var expanding: String?
     private var expanded: [(key: String, value: JSONValue)]?
+    /// Keys whose `String` is taken from here instead of made anew.
+    private var knownKeys: KeyTable?
     private static let maxDepth = 128
 
     static func parse(_ text: String) throws(Failure) -> JSONValue {
@@ -30,9 +32,10 @@ struct JSONParser {
     /// A top-level object as its members, with the members of the object under `expanded` (if it is
     /// one) apart, as ``JSONObjectMembers`` (sorted, the last of a repeated key kept). For the
     /// socket's messages, whose notification is read field by field and hashed in key order: a
-    /// dictionary of it was built only to be searched twenty times and sorted again.
+    /// dictionary of it was built only to be searched twenty times and sorted again. Keys found in
+    /// `knownKeys` share its `String`s.
     static func parseObject(
-        _ text: String, expanding expanded: String
+        _ text: String, expanding expanded: String, knownKeys: KeyTable? = nil
     ) throws(Failure) -> (members: JSONObjectMembers, expanded: JSONObjectMembers?) {
         try parseWhole(text) { parser throws(Failure) in
             guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") else {
@@ -43,6 +46,7 @@ struct JSONParser {
                 throw Failure(offset: 0, reason: notAnObject)
             }
             parser.expanding = expanded
+            parser.knownKeys = knownKeys
             try parser.objectMembers()
             return (JSONObjectMembers(parser.members), parser.expanded.map(JSONObjectMembers.init))
         }
@@ -130,7 +134,7 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
-            let key = try string()
+            let key = try self.key()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
@@ -188,6 +192,22 @@ struct JSONParser {
                 throw failure("expected ',' or ']'")
             }
         }
+    }
+
+    /// A key: the known key's `String` when it is one and has no escapes (an escaped key is a new
+    /// string, which compares equal all the same).
+    private mutating func key() throws(Failure) -> String {
+        if let knownKeys {
+            let start = index + 1
+            let end = JSONStringBytes.firstSpecial(in: bytes, from: start)
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
+                let known = knownKeys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+            {
+                index = end + 1
+                return known.name
+            }
+        }
+        return try string()
     }
 
     private mutating func string() throws(Failure) -> String {

@@ -3,6 +3,7 @@
 struct KeyPrefix {
     var value: UInt64
 
+    @inline(__always)
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         if bytes.count >= 8, let base = bytes.baseAddress {
             value = UInt64(bigEndian: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self))

@@ -15,7 +15,7 @@ public enum XelionSocketMessage: Sendable, Equatable {
     public static func decode(_ text: String) -> XelionSocketMessage {
         let parsed: (members: JSONObjectMembers, expanded: JSONObjectMembers?)
         do {
-            parsed = try JSONParser.parseObject(text, expanding: "notification")
+            parsed = try JSONParser.parseObject(text, expanding: "notification", knownKeys: XelionCallEvent.messageKeys)
         } catch {
             return .malformed(reason: error.reason == JSONParser.notAnObject ? "not a JSON object" : "not JSON", text: text)
         }

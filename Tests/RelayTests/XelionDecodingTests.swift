@@ -128,6 +128,48 @@ struct XelionDecodingTests {
         }
     }
 
+    @Test("every field is read by its key, written plainly or with escapes; a key that only resembles one is kept, not read")
+    func fieldKeys() throws {
+        let fields = [
+            "callId", "initiation", "date", "callerFlowId", "calleeFlowId", "calleePhoneLineOid", "callerUser",
+            "callerUserAddressable", "callerPhoneNumber", "callerAddressable", "callerAddressableSyncId",
+            "callerAddressableSyncSource", "callerCallLogOid", "calleeUser", "calleeUserAddressable", "calleePhoneNumber",
+            "calleeAddressable", "calleeAddressableSyncId", "calleeAddressableSyncSource", "calleeCallLogOid",
+        ]
+        // Same length and same first and last eight bytes as a field, different in the middle; and
+        // a field's name with a byte more or less.
+        let lookalikes = ["callerAdXressableSyncId", "calleeAdXressableSyncSource", "callIdx", "calle", "callerUse"]
+        for escaped in [false, true] {
+            var members = fields.map { key in
+                // `\u0065` is "e": the same key, which the parser must not take for a different one.
+                let written = escaped ? key.replacingOccurrences(of: "e", with: #"\u0065"#) : key
+                return #""\#(written)":"v-\#(key)""#
+            }
+            members += lookalikes.map { #""\#($0)":"lookalike""# }
+            let text = #"{"notificationType":"callHungUpEvent","notification":{\#(members.joined(separator: ","))}}"#
+            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else {
+                Issue.record("not decoded: \(text)")
+                return
+            }
+            let read: [String: String?] = [
+                "callId": event.callId, "initiation": event.initiation, "date": event.dateText,
+                "callerFlowId": event.callerFlowId, "calleeFlowId": event.calleeFlowId,
+                "calleePhoneLineOid": event.calleePhoneLineOid, "callerUser": event.caller.user,
+                "callerUserAddressable": event.caller.userAddressable, "callerPhoneNumber": event.caller.phoneNumber,
+                "callerAddressable": event.caller.addressable, "callerAddressableSyncId": event.caller.addressableSyncId,
+                "callerAddressableSyncSource": event.caller.addressableSyncSource, "callerCallLogOid": event.caller.callLogOid,
+                "calleeUser": event.callee.user, "calleeUserAddressable": event.callee.userAddressable,
+                "calleePhoneNumber": event.callee.phoneNumber, "calleeAddressable": event.callee.addressable,
+                "calleeAddressableSyncId": event.callee.addressableSyncId,
+                "calleeAddressableSyncSource": event.callee.addressableSyncSource, "calleeCallLogOid": event.callee.callLogOid,
+            ]
+            #expect(read.count == fields.count)
+            for field in fields { #expect(read[field] == "v-\(field)", "\(field), escaped: \(escaped)") }
+            #expect(event.notification.members.map(\.key) == (fields + lookalikes).sorted())
+            for lookalike in lookalikes { #expect(event.raw[lookalike] == "lookalike") }
+        }
+    }
+
     @Test("tells text that is not JSON from JSON that is not an object")
     func notJSON() {
         for (text, reason) in [
