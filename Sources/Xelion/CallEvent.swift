@@ -116,16 +116,15 @@ public struct XelionCallEvent: Sendable, Hashable {
         case calleeUser, calleeUserAddressable, calleePhoneNumber, calleeAddressable, calleeAddressableSyncId
         case calleeAddressableSyncSource, calleeCallLogOid
 
-        private static let table = KeyTable(allCases.map(\.rawValue))
-
+        /// Found in ``messageKeys``, where the fields come first, in this order.
         init?(_ key: String) {
-            guard let index = Self.table.index(of: key) else { return nil }
+            guard let index = messageKeys.index(of: key), index < Self.allCases.count else { return nil }
             self = Self.allCases[index]
         }
     }
 
-    /// The keys of the socket's messages, which the parser gives one `String` each rather than a
-    /// new one per message.
+    /// The keys of the socket's messages: the fields, then the envelope's. The parser gives each one
+    /// `String` rather than a new one per message.
     static let messageKeys = KeyTable(
         Field.allCases.map(\.rawValue) + ["notification", "notificationType", "messageType"])
 

@@ -134,7 +134,7 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
-            let key = try self.key()
+            let key = try string(knownKeys)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
@@ -194,29 +194,16 @@ struct JSONParser {
         }
     }
 
-    /// A key: the known key's `String` when it is one and has no escapes (an escaped key is a new
-    /// string, which compares equal all the same).
-    private mutating func key() throws(Failure) -> String {
-        if let knownKeys {
-            let start = index + 1
-            let end = JSONStringBytes.firstSpecial(in: bytes, from: start)
-            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
-                let known = knownKeys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]))
-            {
-                index = end + 1
-                return known.name
-            }
-        }
-        return try string()
-    }
-
-    private mutating func string() throws(Failure) -> String {
+    /// A string; one of `knownKeys` is that table's `String` when written without escapes (an escaped
+    /// one is a new string, which compares equal all the same).
+    private mutating func string(_ knownKeys: KeyTable? = nil) throws(Failure) -> String {
         index += 1
         let start = index
         // Fast path: no escapes, so the bytes are the string (the input is already valid UTF-8).
         index = JSONStringBytes.firstSpecial(in: bytes, from: index)
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            let text = knownKeys?.find(utf8)?.name ?? String(decoding: utf8, as: UTF8.self)
             index += 1
             return text
         }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A fixed set of names, found from their UTF-8 by one hash and (almost always) one comparison:
 /// cheaper than a binary search, or hashing a `String` for a dictionary. The parser uses it to give
 /// the keys it knows their one `String` instead of making a new one for each message (a key longer
@@ -61,7 +59,9 @@ struct KeyTable: Sendable {
         let ends = Ends(name)
         var slot = ends.slot(shift: shift)
         while let entry = slots[slot] {
-            if entry.ends == ends, ends.count <= 16 || entry.bytes.withUnsafeBufferPointer({ Self.middlesEqual($0, name) }) {
+            if entry.ends == ends,
+                ends.count <= 16 || entry.bytes.withUnsafeBufferPointer({ JSONObjectMembers.compareBytes($0, name) == 0 })
+            {
                 return (entry.index, entry.name)
             }
             slot = (slot + 1) & (slots.count - 1)
@@ -72,12 +72,5 @@ struct KeyTable: Sendable {
     /// The position of `name` in the list the table was made from.
     func index(of name: String) -> Int? {
         name.withUTF8Bytes { find($0)?.index }
-    }
-
-    /// Whether two names of the same length, longer than sixteen bytes, have the same bytes between
-    /// their first and last eight.
-    private static func middlesEqual(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let leftBase = left.baseAddress, let rightBase = right.baseAddress else { return left.count == right.count }
-        return memcmp(leftBase + 8, rightBase + 8, left.count - 16) == 0
     }
 }
