@@ -70,12 +70,12 @@ struct PipelineScenarioTests {
     func play(_ deliveries: ArraySlice<Scenario.Delivery>, sink: CollectingSink) async throws -> PipelineCounters {
         let journal = try Journal(directory: directory)
         let pipeline = EventPipeline(journal: journal, sinks: [sink], logger: Logger(label: "test"), queueCapacity: 500)
-        async let running: Void = pipeline.run()
+        async let running: Void = try pipeline.run()
         for delivery in deliveries {
             await pipeline.submit(XelionMapping(tenant: delivery.tenant).normalize(delivery.event, receivedAt: Date()))
         }
         pipeline.finish()
-        await running
+        try await running
         return pipeline.stats
     }
 

@@ -73,7 +73,7 @@ enum PipelineBenchmark {
         let mapping = XelionMapping(tenant: "acme")
         let start = DispatchTime.now().uptimeNanoseconds
         let cpuAtStart = cpuSeconds()
-        async let writer: Void = pipeline.run()
+        async let writer: Void = try pipeline.run()
         let interval = rate > 0 ? UInt64(1e9 / rate) : 0
         for (index, text) in texts.enumerated() {
             if interval > 0 {
@@ -88,7 +88,7 @@ enum PipelineBenchmark {
             await pipeline.submit(normalized)
         }
         pipeline.finish()
-        await writer
+        try await writer
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let cpu = cpuSeconds() - cpuAtStart
         let latencies = clock.latencies.withLockedValue { $0 }.sorted()

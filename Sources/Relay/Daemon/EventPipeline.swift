@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// Where committed events go: called on the journal's writer thread, in commit order, never with an
+/// Where committed events go: called on the journal's sync thread, in commit order, never with an
 /// event that is not yet durable.
 public protocol EventSink: Sendable {
     func write(_ entries: [JournalEntry])
@@ -16,15 +16,17 @@ public struct PipelineCounters: Sendable, Equatable {
     public var duplicates = 0
     public var transfers = 0
     public var commits = 0
-    /// Time spent committing (transaction, fsync and sinks), in seconds.
+    /// Time spent committing (the transactions; their fsyncs and sinks run beside the next one), in
+    /// seconds.
     public var commitSeconds = 0.0
 }
 
 /// Sources → normalize → dedupe and journal (group commit) → sinks.
 ///
 /// Sources submit normalized events and go back to their sockets; one writer takes everything that
-/// is waiting, commits it in one transaction, and only then hands it to the sinks. Nothing is
-/// acknowledged to the PBX, so waiting for each commit would only slow a busy tenant down.
+/// is waiting and commits it in one transaction, and once the disk has it, the journal hands it to
+/// the sinks while the writer commits the next batch. Nothing is acknowledged to the PBX, so waiting
+/// for each commit would only slow a busy tenant down.
 public final class EventPipeline: Sendable {
     public let journal: Journal
     private let sinks: [any EventSink]
@@ -57,9 +59,13 @@ public final class EventPipeline: Sendable {
     /// No more events: ``run()`` commits what is queued and returns.
     public func finish() { queue.finish() }
 
-    /// Commits batches until ``finish()``. A failed commit (a full disk) is retried with the same
-    /// events until it succeeds: nothing is dropped, and the full queue holds the sources back.
-    public func run() async {
+    /// Commits batches until ``finish()``, and returns once everything committed is durable and has
+    /// reached the sinks. A failed commit (a full disk) is retried with the same events until it
+    /// succeeds: nothing is dropped, and the full queue holds the sources back.
+    ///
+    /// - Throws: ``JournalError/syncFailed(path:reason:)`` when the disk failed to make commits
+    ///   durable, which no retry can be trusted to fix: the daemon must stop.
+    public func run() async throws(JournalError) {
         let sinks = self.sinks
         var lastPrune = ContinuousClock.now
         await prune()
@@ -71,14 +77,20 @@ public final class EventPipeline: Sendable {
                     let journal = self.journal
                     // A task of its own, so that a cancelled pipeline (the daemon stopping because a
                     // service failed) still commits what it already holds.
-                    let outcome = try await Task {
-                        try await journal.commit(batch) { entries in
+                    let outcome = try await Task { () async throws(JournalError) -> CommitOutcome in
+                        try await journal.commitPipelined(batch) { entries in
                             for sink in sinks { sink.write(entries) }
-                        }
+                        }.outcome
                     }.value
                     record(outcome, took: ContinuousClock.now - started)
                     break
                 } catch {
+                    if let error = error as? JournalError, case .syncFailed = error {
+                        logger.critical(
+                            "stopping: the disk failed to make the journal durable",
+                            metadata: ["error": "\(error)", "events": "\(batch.count + queue.count)"])
+                        throw error
+                    }
                     logger.error(
                         "journal commit failed; retrying the same events",
                         metadata: ["error": "\(error)", "events": "\(batch.count)"])
@@ -95,6 +107,12 @@ public final class EventPipeline: Sendable {
                 lastPrune = .now
                 await prune()
             }
+        }
+        do {
+            try await journal.waitUntilDurable()
+        } catch {
+            logger.critical("the disk failed to make the journal durable", metadata: ["error": "\(error)"])
+            throw error
         }
     }
 

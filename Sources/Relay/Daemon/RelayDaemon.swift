@@ -161,8 +161,8 @@ struct PipelineService: Service {
     let pipeline: EventPipeline
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await pipeline.run()
+        try await withGracefulShutdownHandler {
+            try await pipeline.run()
         } onGracefulShutdown: {
             pipeline.finish()
         }

@@ -106,17 +106,20 @@ extension Journal {
         let sql = """
             SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_pending JOIN events e ON e.seq = d.seq
-            WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ?
+            WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ? AND d.seq <= ?
               AND NOT EXISTS (
                 SELECT 1 FROM deliveries p INDEXED BY deliveries_call
                 WHERE p.endpoint = d.endpoint AND p.call_key = d.call_key AND p.state = 'pending' AND p.seq < d.seq)
             ORDER BY d.seq LIMIT ?
             """
         // A busy call shows at most its first delivery here, so `busyCalls.count` extra rows are enough.
+        // Only durable events: a committed one whose sync is under way is posted once it is synced.
+        let durable = durableSequence
         let rows = try await read { db in
             // Cached: preparing a statement (parsing and GRDB's authorizer) cost more than running it.
             try Row.fetchAll(
-                db.cachedStatement(sql: sql), arguments: [endpoint, now.timeIntervalSince1970, limit + busyCalls.count]
+                db.cachedStatement(sql: sql),
+                arguments: [endpoint, now.timeIntervalSince1970, durable, limit + busyCalls.count]
             )
             .map(Self.pendingDelivery)
         }
@@ -132,12 +135,16 @@ extension Journal {
         let sql = """
             SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_call JOIN events e ON e.seq = d.seq
-            WHERE d.endpoint = ? AND d.call_key = ? AND d.state = 'pending' AND d.seq > ? AND d.next_at <= ?
+            WHERE d.endpoint = ? AND d.call_key = ? AND d.state = 'pending' AND d.seq > ? AND d.seq <= ?
+              AND d.next_at <= ?
             ORDER BY d.seq LIMIT 1
             """
+        let durable = durableSequence
         return try await read { db in
-            try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [endpoint, callKey, sequence, now.timeIntervalSince1970])
-                .map(Self.pendingDelivery)
+            try Row.fetchOne(
+                db.cachedStatement(sql: sql), arguments: [endpoint, callKey, sequence, durable, now.timeIntervalSince1970]
+            )
+            .map(Self.pendingDelivery)
         }
     }
 

@@ -6,9 +6,10 @@ import NIOConcurrencyHelpers
 /// The durable record of every normalized event: SQLite through GRDB, in WAL mode, in the data
 /// directory.
 ///
-/// Commits take whole batches (group commit): one transaction and one fsync for everything that
-/// arrived while the previous commit was on the disk. Each event and its dedupe mark go in the same
-/// transaction, before any sink sees the event.
+/// Commits take whole batches (group commit): one transaction for everything that arrived while the
+/// previous one was written, and one fsync for every commit written while the previous fsync ran
+/// (``WALSyncer``). Each event and its dedupe mark go in the same transaction, and no sink sees an
+/// event before it is durable.
 public final class Journal: Sendable {
     public static let fileName = "journal.sqlite"
     /// The page size of a new journal, in bytes.
@@ -20,6 +21,13 @@ public final class Journal: Sendable {
     private let pool: DatabasePool
     /// Nil for a reader (`create: false`), which never writes.
     let checkpointer: Checkpointer?
+    /// Makes commits durable and runs their sinks; nil for a reader.
+    private let syncer: WALSyncer?
+    /// How many commits may wait for a sync: the writer commits the next batch while the last one
+    /// syncs, and then waits. More let a moderate load split into more and smaller commits (at
+    /// 5,000 events/s, 8,000 commits in 5 s with 4 against 5,000 with 2), each a page written to the
+    /// log and synced, for no more throughput under full load.
+    static let unsyncedCommits = 2
     private let deduplication: Deduplication
     private let transfers: TransferCorrelation
     /// Webhook endpoints by tenant.
@@ -33,8 +41,17 @@ public final class Journal: Sendable {
     ///   empty one.
     ///   - routes: the webhook endpoints of each tenant; each committed event gets a pending delivery
     ///     per endpoint that wants it, in the same transaction.
-    public init(
+    public convenience init(
         directory: URL, options: JournalOptions = .init(), create: Bool = true, routes: [String: [DeliveryRoute]] = [:]
+    ) throws(JournalError) {
+        try self.init(directory: directory, options: options, create: create, routes: routes, sync: nil)
+    }
+
+    /// - Parameter sync: syncs the write-ahead log (tests make it fail or wait); by default
+    ///   `fdatasync` with durability `full`, nothing with `normal`.
+    init(
+        directory: URL, options: JournalOptions, create: Bool, routes: [String: [DeliveryRoute]],
+        sync: WALSyncer.Sync?
     ) throws(JournalError) {
         let path = directory.appendingPathComponent(Self.fileName).path
         self.path = path
@@ -81,10 +98,28 @@ public final class Journal: Sendable {
                     try transfers.load(from: db, now: now)
                 }
                 checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
+                let log = path + "-wal"
+                let full = options.durability == .full
+                let syncLog: WALSyncer.Sync
+                if let sync {
+                    syncLog = sync
+                } else if full {
+                    syncLog = { WALSyncer.syncFile(at: log) }
+                } else {
+                    syncLog = { 0 }
+                }
+                // Commits a killed predecessor left unsynced are readable, and would be delivered:
+                // they are made durable first.
+                if full {
+                    let code = syncLog()
+                    if code != 0 { throw JournalError.syncFailed(path: log, reason: String(cString: strerror(code))) }
+                }
+                syncer = WALSyncer(path: log, durable: try pool.read(Self.newestSequence), sync: syncLog)
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
             } else {
                 checkpointer = nil
+                syncer = nil
             }
         } catch let error as JournalError {
             throw error
@@ -104,21 +139,39 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Journals `events` in one transaction, dropping duplicates and adding correlated transfers, then
-    /// hands the committed entries to `afterCommit` on the journal's writer thread, in commit order.
+    /// Journals `events` in one transaction, dropping duplicates and adding correlated transfers, and
+    /// returns once they are durable; `afterCommit` gets the committed entries first, on the
+    /// journal's sync thread, in commit order.
     public func commit(
         _ events: [CallEvent],
         now: Date = Date(),
         afterCommit: @escaping @Sendable ([JournalEntry]) -> Void = { _ in }
     ) async throws(JournalError) -> CommitOutcome {
+        let (outcome, ticket) = try await commitPipelined(events, now: now, afterCommit: afterCommit)
+        try await syncer?.wait(for: ticket)
+        return outcome
+    }
+
+    /// ``commit(_:now:afterCommit:)`` that returns once the transaction is committed, before it is
+    /// durable, so that the writer can commit the next batch while the disk syncs this one.
+    /// `afterCommit` still runs only once the events are durable. Waits while
+    /// ``unsyncedCommits`` commits are not yet durable.
+    func commitPipelined(
+        _ events: [CallEvent],
+        now: Date = Date(),
+        afterCommit: @escaping @Sendable ([JournalEntry]) -> Void
+    ) async throws(JournalError) -> (outcome: CommitOutcome, ticket: WALSyncer.Ticket) {
+        guard let syncer else { throw .writeFailed(path: path, reason: "the journal was opened for reading") }
+        // After a failed sync nothing more is committed: the disk's state is unknown.
+        if let failure = syncer.failure { throw failure }
+        try await syncer.waitForRoom(limit: Self.unsyncedCommits)
         let (deduplication, transfers) = (self.deduplication, self.transfers)
         let routes = self.routes
-        let synchronous = options.durability.pragma
         let checkpointer = self.checkpointer
         do {
             return try await pool.writeWithoutTransaction { db in
-                // Set on every commit: delivery outcomes lower it on the same connection.
-                try Self.setSynchronous(synchronous, db)
+                // The syncer syncs; set on every commit, as delivery outcomes and pruning set their own.
+                try Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
                 var outcome = CommitOutcome()
                 var state = CommitState(now: now.timeIntervalSince1970)
                 try db.inTransaction(.immediate) {
@@ -128,14 +181,24 @@ public final class Journal: Sendable {
                 }
                 deduplication.commit(state.marks, now: state.now)
                 transfers.commit(state.connections, now: state.now)
-                afterCommit(outcome.committed)
+                let committed = outcome.committed
+                let ticket = syncer.committed(upTo: committed.last?.sequence ?? 0) { afterCommit(committed) }
                 checkpointer?.written(on: db)
-                return outcome
+                return (outcome, ticket)
             }
         } catch {
             throw .writeFailed(path: path, reason: JournalError.reason(error))
         }
     }
+
+    /// Waits until every commit so far is durable and its `afterCommit` has run.
+    func waitUntilDurable() async throws(JournalError) {
+        try await syncer?.waitForAll()
+    }
+
+    /// The newest sequence that is durable: what the webhook deliverer may read up to. Everything, in
+    /// a journal opened for reading.
+    var durableSequence: Int64 { syncer?.durableSequence ?? .max }
 
     /// What a commit's transaction adds to the in-memory state, applied once it committed.
     private struct CommitState {

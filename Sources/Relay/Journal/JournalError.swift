@@ -9,6 +9,9 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     /// A write failed (disk full, I/O error).
     case writeFailed(path: String, reason: String)
     case readFailed(path: String, reason: String)
+    /// The disk refused to make committed events durable (`fdatasync` failed). Final: see
+    /// `WALSyncer` for why a retry cannot be trusted.
+    case syncFailed(path: String, reason: String)
     /// `tail` and `deliveries` need a journal that the daemon has created.
     case missing(path: String)
 
@@ -21,6 +24,11 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
         case .cannotOpen(let path, let reason): return "cannot open the journal \(path): \(reason)"
         case .writeFailed(let path, let reason): return "cannot write to the journal \(path): \(reason)"
         case .readFailed(let path, let reason): return "cannot read the journal \(path): \(reason)"
+        case .syncFailed(let path, let reason):
+            return
+                "cannot make the journal \(path) durable (fsync failed: \(reason)); events committed since the last "
+                + "successful sync may not be on the disk. Stopping: check the disk, then start callrelay again, "
+                + "which carries on from what the disk holds."
         case .missing(let path): return "no journal at \(path): has `callrelay run` used this data_dir yet?"
         }
     }
