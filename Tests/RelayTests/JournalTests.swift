@@ -214,6 +214,29 @@ struct JournalTests {
         #expect(try reopened.count() == 2)
     }
 
+    @Test("a commit that fails leaves no dedupe mark: its retry stores every event")
+    func failedCommitLeavesNoMark() async throws {
+        let journal = try open()
+        let first = pbx.event(.newCallEvent, call: "a")
+        let refused = pbx.event(.newCallEvent, call: "refused")
+        // Another connection makes the database refuse one of the batch's rows, as a full disk would.
+        let other = try DatabaseQueue(path: journal.path)
+        try await other.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.call_id = 'refused'
+                    BEGIN SELECT RAISE(ABORT, 'refused'); END
+                    """)
+        }
+        await #expect(throws: JournalError.self) { try await journal.commit([first, refused]) }
+        #expect(try journal.count() == 0)
+        try await other.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        let retry = try await journal.commit([first, refused])
+        #expect(retry.committed.map(\.event.data.callId) == ["a", "refused"])
+        #expect(retry.duplicates.isEmpty)
+        #expect(try await journal.commit([first]).duplicates == [first])
+    }
+
     @Test("a reader does not create a journal where there is none")
     func missing() {
         #expect(throws: JournalError.self) { try Journal(directory: directory, create: false) }

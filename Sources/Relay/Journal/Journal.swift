@@ -174,10 +174,15 @@ public final class Journal: Sendable {
                 try Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
                 var outcome = CommitOutcome()
                 var state = CommitState(now: now.timeIntervalSince1970)
-                try db.inTransaction(.immediate) {
-                    outcome = try Self.store(
-                        events, deduplication: deduplication, transfers: transfers, state: &state, routes: routes, db: db)
-                    return .commit
+                do {
+                    try db.inTransaction(.immediate) {
+                        outcome = try Self.store(
+                            events, deduplication: deduplication, transfers: transfers, state: &state, routes: routes, db: db)
+                        return .commit
+                    }
+                } catch {
+                    deduplication.rollBack(state.marks, now: state.now)
+                    throw error
                 }
                 deduplication.commit(state.marks, now: state.now)
                 transfers.commit(state.connections, now: state.now)

@@ -14,8 +14,9 @@ import Xelion
 /// marks are read back from the newest events; an in-memory check instead of a table of marks saves
 /// two random-key B-tree writes per event.
 ///
-/// A commit checks against the marks plus its own new ones (``Batch``); the new ones join the marks
-/// only after the transaction committed, so a rolled-back commit leaves no mark behind.
+/// A commit's new marks join the others as it checks them, with one hash per event, and are
+/// listed in its ``Batch``: a rolled-back commit takes them back (``rollBack(_:now:)``), so it
+/// leaves no mark behind.
 ///
 /// Memory: about 70 bytes a mark, bounded by `maxEntries` and by the window (events per second
 /// times the window's seconds).
@@ -76,10 +77,9 @@ final class Deduplication: Sendable {
         }
     }
 
-    /// The marks a commit sets (all at the commit's time), in order, until it is committed.
+    /// The marks a commit set (all at the commit's time), until it is committed or rolled back.
     struct Batch {
-        fileprivate var added: Set<Key> = []
-        fileprivate var order: [Key] = []
+        fileprivate var added: [Key] = []
     }
 
     init(window: Double, maxEntries: Int) {
@@ -89,18 +89,23 @@ final class Deduplication: Sendable {
     var count: Int { marks.count }
 
     /// True when `id` was journaled within the window before `now`, by an earlier commit or earlier
-    /// in `batch`; otherwise marks it in `batch`.
+    /// in `batch`; otherwise marks it, as part of `batch`.
     func isDuplicate(_ id: String, now: Double, batch: inout Batch) -> Bool {
         let key = Key(id)
-        if marks.value(for: key, now: now) != nil { return true }
-        guard batch.added.insert(key).inserted else { return true }
-        batch.order.append(key)
+        guard marks.insert(key, (), now: now) else { return true }
+        batch.added.append(key)
         return false
     }
 
-    /// The batch's marks join the others: call only once its transaction has committed.
+    /// The batch's transaction committed: drops what its marks pushed out of the window or beyond
+    /// `maxEntries`.
     func commit(_ batch: Batch, now: Double) {
-        marks.set(batch.order.lazy.map { ($0, ()) }, now: now)
+        marks.prune(now: now)
+    }
+
+    /// The batch's transaction failed: its marks are taken back, so that the retry is no duplicate.
+    func rollBack(_ batch: Batch, now: Double) {
+        marks.remove(batch.added, setAt: now)
     }
 
     /// Forgets marks outside the window and the oldest beyond `maxEntries`.

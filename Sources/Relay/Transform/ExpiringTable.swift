@@ -20,6 +20,25 @@ struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         order.append((key, time))
     }
 
+    /// Sets `key` at `time` unless it was set after `cutoff`; returns whether it set it. One hash
+    /// for both the lookup and the insert.
+    mutating func insert(_ key: Key, _ value: Value, at time: Double, unlessSetAfter cutoff: Double) -> Bool {
+        var inserted = false
+        func update(_ entry: inout (value: Value, at: Double)) {
+            guard entry.at <= cutoff else { return }
+            entry = (value, time)
+            inserted = true
+        }
+        update(&entries[key, default: (value, -.infinity)])
+        if inserted { order.append((key, time)) }
+        return inserted
+    }
+
+    /// Removes `key` if it was last set at `time`.
+    mutating func remove(_ key: Key, setAt time: Double) {
+        if let index = entries.index(forKey: key), entries[index].value.at == time { entries.remove(at: index) }
+    }
+
     /// Drops the oldest entries until at most `limit` remain and none is older than `cutoff`.
     mutating func trim(limit: Int, olderThan cutoff: Double) {
         while let oldest = order.first, oldest.at < cutoff || entries.count > limit {

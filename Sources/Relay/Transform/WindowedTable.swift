@@ -21,6 +21,18 @@ final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         return entry.value
     }
 
+    /// Sets `key` at `now` unless it is set within the window; returns whether it set it.
+    func insert(_ key: Key, _ value: Value, now: Double) -> Bool {
+        table.withLockedValue { $0.insert(key, value, at: now, unlessSetAfter: now - window) }
+    }
+
+    /// Takes back what ``insert(_:_:now:)`` set at `time` for `keys`.
+    func remove(_ keys: some Sequence<Key>, setAt time: Double) {
+        table.withLockedValue { table in
+            for key in keys { table.remove(key, setAt: time) }
+        }
+    }
+
     /// Sets the entries, all at `now`, in order (so that the first go first when `maxEntries` trims),
     /// and drops what fell out of the window or beyond `maxEntries`.
     func set(_ entries: some Sequence<(Key, Value)>, now: Double) {
