@@ -214,10 +214,14 @@ struct JournalTests {
         #expect(try reopened.count() == 2)
     }
 
-    @Test("a commit that fails leaves no dedupe mark: its retry stores every event")
+    @Test("a commit that fails leaves no dedupe mark and no connection: its retry stores every event and names the transfer")
     func failedCommitLeavesNoMark() async throws {
         let journal = try open()
-        let first = pbx.event(.newCallEvent, call: "a")
+        _ = try await journal.commit([
+            pbx.event(.callConnectedEvent, call: "first", callerFlow: "c", calleeFlow: "a", callee: "anna")
+        ])
+        // The customer's flow connected to someone else: a transfer, if the commit goes through.
+        let first = pbx.event(.callConnectedEvent, call: "final", callerFlow: "c", calleeFlow: "b", callee: "bert")
         let refused = pbx.event(.newCallEvent, call: "refused")
         // Another connection makes the database refuse one of the batch's rows, as a full disk would.
         let other = try DatabaseQueue(path: journal.path)
@@ -229,10 +233,11 @@ struct JournalTests {
                     """)
         }
         await #expect(throws: JournalError.self) { try await journal.commit([first, refused]) }
-        #expect(try journal.count() == 0)
+        #expect(try journal.count() == 1)
         try await other.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
         let retry = try await journal.commit([first, refused])
-        #expect(retry.committed.map(\.event.data.callId) == ["a", "refused"])
+        #expect(retry.committed.map(\.event.type) == [.connected, .transferred, .started])
+        #expect(retry.committed[1].event.data.transfer?.from.user == "anna")
         #expect(retry.duplicates.isEmpty)
         #expect(try await journal.commit([first]).duplicates == [first])
     }

@@ -182,6 +182,7 @@ public final class Journal: Sendable {
                     }
                 } catch {
                     deduplication.rollBack(state.marks, now: state.now)
+                    transfers.rollBack(state.connections, now: state.now)
                     throw error
                 }
                 deduplication.commit(state.marks, now: state.now)

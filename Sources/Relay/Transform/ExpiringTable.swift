@@ -34,6 +34,22 @@ struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         return inserted
     }
 
+    /// Sets `key` at `time` and returns what it held before, with one hash for both.
+    mutating func exchange(_ key: Key, _ value: Value, at time: Double) -> (value: Value, at: Double)? {
+        order.append((key, time))
+        return entries.updateValue((value, time), forKey: key)
+    }
+
+    /// Puts back what ``exchange(_:_:at:)`` at `time` replaced, if `key` still holds what it set.
+    mutating func restore(_ key: Key, _ previous: (value: Value, at: Double)?, replacedAt time: Double) {
+        guard let index = entries.index(forKey: key), entries[index].value.at == time else { return }
+        if let previous {
+            entries.values[index] = previous
+        } else {
+            entries.remove(at: index)
+        }
+    }
+
     /// Removes `key` if it was last set at `time`.
     mutating func remove(_ key: Key, setAt time: Double) {
         if let index = entries.index(forKey: key), entries[index].value.at == time { entries.remove(at: index) }

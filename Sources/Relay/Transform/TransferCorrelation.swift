@@ -11,8 +11,9 @@ import GRDB
 /// The connections live in memory, like the dedupe marks, and the journal is their durable form: at
 /// start they are read back from the connected events of the last `window`. A lookup in memory
 /// instead of two indexed queries per connected event was about a tenth of the commit's time, and
-/// the events table lost the two indexes it kept for them. A commit sees its own earlier connections
-/// (``Batch``), which join the table only once the transaction committed.
+/// the events table lost the two indexes it kept for them. A commit's connections join the table as
+/// it records them (one hash each for the lookup and the update), and its ``Batch`` keeps what they
+/// replaced: a rolled-back commit puts that back (``rollBack(_:now:)``).
 ///
 /// Only a flow's newest connection is kept: a repeat of the new call's connection (a replay after a
 /// reconnect, outside the dedupe window) then finds its own call and names the transfer no second
@@ -38,12 +39,9 @@ final class TransferCorrelation: Sendable {
         var other: CallParty
     }
 
-    /// The connections a commit records, until it is committed.
+    /// What a commit's connections replaced, in order, until it is committed or rolled back.
     struct Batch {
-        fileprivate var flows: [FlowKey: Connection] = [:]
-        /// The same connections in the order they were recorded, for the commit to set without
-        /// looking each up again.
-        fileprivate var order: [(FlowKey, Connection)] = []
+        fileprivate var replaced: [(key: FlowKey, previous: (value: Connection, at: Double)?)] = []
     }
 
     init(window: Double, maxEntries: Int) {
@@ -62,42 +60,44 @@ final class TransferCorrelation: Sendable {
         var found: CallEvent?
         if let flow = caller.flowId {
             let key = FlowKey(tenant: tenant, flow: flow, asCaller: true)
-            if let previous = connection(key, now: now, batch: batch), previous.callId != callId,
-                previous.other.flowId != callee.flowId
+            if let previous = record(key, Connection(callId: callId, other: callee), now: now, batch: &batch),
+                previous.callId != callId, previous.other.flowId != callee.flowId
             {
                 found = Self.event(
                     event,
                     transfer: CallTransfer(party: caller, from: previous.other, to: callee, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: callId, other: callee), batch: &batch)
         }
         if let flow = callee.flowId {
             let key = FlowKey(tenant: tenant, flow: flow, asCaller: false)
-            if found == nil, let previous = connection(key, now: now, batch: batch), previous.callId != callId,
-                previous.other.flowId != caller.flowId
+            if let previous = record(key, Connection(callId: callId, other: caller), now: now, batch: &batch), found == nil,
+                previous.callId != callId, previous.other.flowId != caller.flowId
             {
                 found = Self.event(
                     event,
                     transfer: CallTransfer(party: callee, from: previous.other, to: caller, previousCallId: previous.callId))
             }
-            record(key, Connection(callId: callId, other: caller), batch: &batch)
         }
         return found
     }
 
-    private func connection(_ key: FlowKey, now: Double, batch: Batch) -> Connection? {
-        if let pending = batch.flows[key] { return pending }
-        return flows.value(for: key, now: now)
+    /// Makes `connection` the flow's newest, and returns the one before it if that is inside the window.
+    private func record(_ key: FlowKey, _ connection: Connection, now: Double, batch: inout Batch) -> Connection? {
+        let previous = flows.exchange(key, connection, now: now)
+        batch.replaced.append((key, previous))
+        guard let previous, previous.at > now - flows.window else { return nil }
+        return previous.value
     }
 
-    private func record(_ key: FlowKey, _ connection: Connection, batch: inout Batch) {
-        batch.flows[key] = connection
-        batch.order.append((key, connection))
-    }
-
-    /// The batch's connections join the others: call only once its transaction has committed.
+    /// The batch's transaction committed: drops what its connections pushed out of the window or
+    /// beyond `maxEntries`.
     func commit(_ batch: Batch, now: Double) {
-        flows.set(batch.order, now: now)
+        flows.prune(now: now)
+    }
+
+    /// The batch's transaction failed: the connections it replaced are put back.
+    func rollBack(_ batch: Batch, now: Double) {
+        flows.restore(batch.replaced.reversed(), replacedAt: now)
     }
 
     /// Forgets connections outside the window and the oldest beyond `maxEntries`.

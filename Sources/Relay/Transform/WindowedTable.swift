@@ -33,6 +33,18 @@ final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         }
     }
 
+    /// Sets `key` at `now` and returns what it held before, whatever its age.
+    func exchange(_ key: Key, _ value: Value, now: Double) -> (value: Value, at: Double)? {
+        table.withLockedValue { $0.exchange(key, value, at: now) }
+    }
+
+    /// Takes back what ``exchange(_:_:now:)`` at `time` set, latest first.
+    func restore(_ replaced: some Sequence<(key: Key, previous: (value: Value, at: Double)?)>, replacedAt time: Double) {
+        table.withLockedValue { table in
+            for (key, previous) in replaced { table.restore(key, previous, replacedAt: time) }
+        }
+    }
+
     /// Sets the entries, all at `now`, in order (so that the first go first when `maxEntries` trims),
     /// and drops what fell out of the window or beyond `maxEntries`.
     func set(_ entries: some Sequence<(Key, Value)>, now: Double) {
