@@ -69,7 +69,14 @@ public final class EventPipeline: Sendable {
         let sinks = self.sinks
         var lastPrune = ContinuousClock.now
         await prune()
-        while let batch = await queue.next() {
+        while true {
+            // A full batch waiting is committed at once, beside the sync of the one before; a smaller
+            // one grows while that sync (and its sinks) run. At a moderate rate, committing it at once
+            // only split the events into more commits, each a page written and synced: at 5,000
+            // events/s 6,500 commits in 5 s instead of 4,000, and a median latency of 2.0 ms
+            // instead of 1.7.
+            if queue.count < journal.options.maxBatch { try await waitUntilDurable() }
+            guard let batch = await queue.next() else { break }
             var retry = Duration.milliseconds(500)
             while true {
                 do {
@@ -108,10 +115,16 @@ public final class EventPipeline: Sendable {
                 await prune()
             }
         }
+        try await waitUntilDurable()
+    }
+
+    private func waitUntilDurable() async throws(JournalError) {
         do {
             try await journal.waitUntilDurable()
         } catch {
-            logger.critical("the disk failed to make the journal durable", metadata: ["error": "\(error)"])
+            logger.critical(
+                "stopping: the disk failed to make the journal durable",
+                metadata: ["error": "\(error)", "events": "\(queue.count)"])
             throw error
         }
     }

@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 /// directory.
 ///
 /// Commits take whole batches (group commit): one transaction for everything that arrived while the
-/// previous one was written, and one fsync for every commit written while the previous fsync ran
+/// previous one was written, synced on a thread of its own while the writer goes on with the next
 /// (``WALSyncer``). Each event and its dedupe mark go in the same transaction, and no sink sees an
 /// event before it is durable.
 public final class Journal: Sendable {
@@ -206,7 +206,8 @@ public final class Journal: Sendable {
     /// a journal opened for reading.
     var durableSequence: Int64 { syncer?.durableSequence ?? .max }
 
-    /// What a commit's transaction adds to the in-memory state, applied once it committed.
+    /// What a commit's transaction changed in the in-memory state as it went, to be taken back if
+    /// the transaction fails.
     private struct CommitState {
         let now: Double
         var marks = Deduplication.Batch()
