@@ -11,8 +11,6 @@ struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     var count: Int { entries.count }
 
-    subscript(key: Key) -> (value: Value, at: Double)? { entries[key] }
-
     /// Sets `key`, which becomes the newest entry. Times must not go backwards by more than the
     /// caller's tolerance for keeping an entry a little too long.
     mutating func set(_ key: Key, _ value: Value, at time: Double) {

@@ -15,12 +15,6 @@ final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     var count: Int { table.withLockedValue { $0.count } }
 
-    /// The value of `key` if it was set within the window before `now`.
-    func value(for key: Key, now: Double) -> Value? {
-        guard let entry = table.withLockedValue({ $0[key] }), entry.at > now - window else { return nil }
-        return entry.value
-    }
-
     /// Sets `key` at `now` unless it is set within the window; returns whether it set it.
     func insert(_ key: Key, _ value: Value, now: Double) -> Bool {
         table.withLockedValue { $0.insert(key, value, at: now, unlessSetAfter: now - window) }
@@ -42,15 +36,6 @@ final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     func restore(_ replaced: some Sequence<(key: Key, previous: (value: Value, at: Double)?)>, replacedAt time: Double) {
         table.withLockedValue { table in
             for (key, previous) in replaced { table.restore(key, previous, replacedAt: time) }
-        }
-    }
-
-    /// Sets the entries, all at `now`, in order (so that the first go first when `maxEntries` trims),
-    /// and drops what fell out of the window or beyond `maxEntries`.
-    func set(_ entries: some Sequence<(Key, Value)>, now: Double) {
-        table.withLockedValue { table in
-            for (key, value) in entries { table.set(key, value, at: now) }
-            table.trim(limit: maxEntries, olderThan: now - window)
         }
     }
 
