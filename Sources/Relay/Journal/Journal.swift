@@ -104,7 +104,7 @@ public final class Journal: Sendable {
                 if let sync {
                     syncLog = sync
                 } else if full {
-                    syncLog = { WALSyncer.syncFile(at: log) }
+                    syncLog = WALSyncer.logSync(path: log)
                 } else {
                     syncLog = { 0 }
                 }

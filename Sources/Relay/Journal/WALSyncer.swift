@@ -63,12 +63,29 @@ final class WALSyncer: Sendable {
         state = NIOLockedValueBox(State(durable: durable))
     }
 
+    /// Syncs the write-ahead log at `path`, and its directory the first time the log is there.
+    ///
+    /// The directory too: SQLite syncs the directory entry of a new log at its own first sync of the
+    /// log, which with `synchronous = NORMAL` is the first checkpoint. Until then a power cut could
+    /// lose the whole file, synced contents and all.
+    static func logSync(path: String) -> Sync {
+        let directorySynced = NIOLockedValueBox(false)
+        let directory = (path as NSString).deletingLastPathComponent
+        return {
+            guard let code = syncFile(at: path) else { return 0 }
+            guard code == 0, !directorySynced.withLockedValue({ $0 }) else { return code }
+            let directoryCode = syncFile(at: directory) ?? ENOENT
+            if directoryCode == 0 { directorySynced.withLockedValue { $0 = true } }
+            return directoryCode
+        }
+    }
+
     /// `fdatasync` of the file at `path` (on its own descriptor: a sync covers the file, whichever
-    /// descriptor wrote it). A missing file is nothing to sync.
-    static func syncFile(at path: String) -> Int32 {
+    /// descriptor wrote it): 0 or the `errno` of the failure; nil when there is no such file.
+    static func syncFile(at path: String) -> Int32? {
         var descriptor: Int32
         repeat { descriptor = open(path, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else { return errno == ENOENT ? 0 : errno }
+        guard descriptor >= 0 else { return errno == ENOENT ? nil : errno }
         defer { close(descriptor) }
         #if os(Linux)
             let result = fdatasync(descriptor)
