@@ -93,10 +93,7 @@ public final class EventPipeline: Sendable {
                     break
                 } catch {
                     if let error = error as? JournalError, case .syncFailed = error {
-                        logger.critical(
-                            "stopping: the disk failed to make the journal durable",
-                            metadata: ["error": "\(error)", "events": "\(batch.count + queue.count)"])
-                        throw error
+                        throw stopping(error, events: batch.count + queue.count)
                     }
                     logger.error(
                         "journal commit failed; retrying the same events",
@@ -122,11 +119,15 @@ public final class EventPipeline: Sendable {
         do {
             try await journal.waitUntilDurable()
         } catch {
-            logger.critical(
-                "stopping: the disk failed to make the journal durable",
-                metadata: ["error": "\(error)", "events": "\(queue.count)"])
-            throw error
+            throw stopping(error, events: queue.count)
         }
+    }
+
+    /// Logs why the pipeline stops on a failed sync, with the events it leaves unjournaled.
+    private func stopping(_ error: JournalError, events: Int) -> JournalError {
+        logger.critical(
+            "stopping: the disk failed to make the journal durable", metadata: ["error": "\(error)", "events": "\(events)"])
+        return error
     }
 
     private func record(_ outcome: CommitOutcome, took duration: Duration) {

@@ -99,22 +99,12 @@ public final class Journal: Sendable {
                 }
                 checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
                 let log = path + "-wal"
-                let full = options.durability == .full
-                let syncLog: WALSyncer.Sync
-                if let sync {
-                    syncLog = sync
-                } else if full {
-                    syncLog = WALSyncer.logSync(path: log)
-                } else {
-                    syncLog = { 0 }
-                }
+                let defaultSync: WALSyncer.Sync = options.durability == .full ? WALSyncer.logSync(path: log) : WALSyncer.noSync
+                let syncer = WALSyncer(path: log, durable: try pool.read(Self.newestSequence), sync: sync ?? defaultSync)
                 // Commits a killed predecessor left unsynced are readable, and would be delivered:
                 // they are made durable first.
-                if full {
-                    let code = syncLog()
-                    if code != 0 { throw JournalError.syncFailed(path: log, reason: String(cString: strerror(code))) }
-                }
-                syncer = WALSyncer(path: log, durable: try pool.read(Self.newestSequence), sync: syncLog)
+                try syncer.syncNow()
+                self.syncer = syncer
             } else if try !pool.read({ db in try db.tableExists("events") }) {
                 throw JournalError.missing(path: path)
             } else {
@@ -185,8 +175,10 @@ public final class Journal: Sendable {
                     transfers.rollBack(state.connections, now: state.now)
                     throw error
                 }
-                deduplication.commit(state.marks, now: state.now)
-                transfers.commit(state.connections, now: state.now)
+                // The batch's marks and connections are in; what they pushed out of the window or
+                // beyond the limits goes.
+                deduplication.prune(now: state.now)
+                transfers.prune(now: state.now)
                 let committed = outcome.committed
                 let ticket = syncer.committed(upTo: committed.last?.sequence ?? 0) { afterCommit(committed) }
                 checkpointer?.written(on: db)

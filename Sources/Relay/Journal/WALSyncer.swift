@@ -63,6 +63,9 @@ final class WALSyncer: Sendable {
         state = NIOLockedValueBox(State(durable: durable))
     }
 
+    /// For durability `normal`: the commits' follow-ups run in order, with no sync before them.
+    static let noSync: Sync = { 0 }
+
     /// Syncs the write-ahead log at `path`, and its directory the first time the log is there.
     ///
     /// The directory too: SQLite syncs the directory entry of a new log at its own first sync of the
@@ -93,6 +96,16 @@ final class WALSyncer: Sendable {
             let result = fsync(descriptor)
         #endif
         return result == 0 ? 0 : errno
+    }
+
+    /// Syncs now, on the caller's thread: at open, before anything reads what the log holds.
+    func syncNow() throws(JournalError) {
+        let code = sync()
+        if code != 0 { throw failure(code) }
+    }
+
+    private func failure(_ code: Int32) -> JournalError {
+        .syncFailed(path: path, reason: String(cString: strerror(code)))
     }
 
     /// The newest sequence known to be on the disk.
@@ -164,7 +177,7 @@ final class WALSyncer: Sendable {
             guard let taken else { return }
             let code = sync()
             if code != 0 {
-                let failure = JournalError.syncFailed(path: path, reason: String(cString: strerror(code)))
+                let failure = failure(code)
                 let waiters = state.withLockedValue { state in
                     state.failure = failure
                     state.syncing = false

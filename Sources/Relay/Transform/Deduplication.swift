@@ -77,7 +77,7 @@ final class Deduplication: Sendable {
         }
     }
 
-    /// The marks a commit set (all at the commit's time), until it is committed or rolled back.
+    /// The marks a commit set (all at the commit's time), to take back if it fails.
     struct Batch {
         fileprivate var added: [Key] = []
     }
@@ -95,12 +95,6 @@ final class Deduplication: Sendable {
         guard marks.insert(key, (), now: now) else { return true }
         batch.added.append(key)
         return false
-    }
-
-    /// The batch's transaction committed: drops what its marks pushed out of the window or beyond
-    /// `maxEntries`.
-    func commit(_ batch: Batch, now: Double) {
-        marks.prune(now: now)
     }
 
     /// The batch's transaction failed: its marks are taken back, so that the retry is no duplicate.

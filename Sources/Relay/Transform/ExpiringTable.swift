@@ -48,11 +48,6 @@ struct ExpiringTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         }
     }
 
-    /// Removes `key` if it was last set at `time`.
-    mutating func remove(_ key: Key, setAt time: Double) {
-        if let index = entries.index(forKey: key), entries[index].value.at == time { entries.remove(at: index) }
-    }
-
     /// Drops the oldest entries until at most `limit` remain and none is older than `cutoff`.
     mutating func trim(limit: Int, olderThan cutoff: Double) {
         while let oldest = order.first, oldest.at < cutoff || entries.count > limit {

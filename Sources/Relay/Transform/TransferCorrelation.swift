@@ -39,7 +39,7 @@ final class TransferCorrelation: Sendable {
         var other: CallParty
     }
 
-    /// What a commit's connections replaced, in order, until it is committed or rolled back.
+    /// What a commit's connections replaced, in order, to put back if it fails.
     struct Batch {
         fileprivate var replaced: [(key: FlowKey, previous: (value: Connection, at: Double)?)] = []
     }
@@ -87,12 +87,6 @@ final class TransferCorrelation: Sendable {
         batch.replaced.append((key, previous))
         guard let previous, previous.at > now - flows.window else { return nil }
         return previous.value
-    }
-
-    /// The batch's transaction committed: drops what its connections pushed out of the window or
-    /// beyond `maxEntries`.
-    func commit(_ batch: Batch, now: Double) {
-        flows.prune(now: now)
     }
 
     /// The batch's transaction failed: the connections it replaced are put back.

@@ -23,7 +23,7 @@ final class WindowedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Takes back what ``insert(_:_:now:)`` set at `time` for `keys`.
     func remove(_ keys: some Sequence<Key>, setAt time: Double) {
         table.withLockedValue { table in
-            for key in keys { table.remove(key, setAt: time) }
+            for key in keys { table.restore(key, nil, replacedAt: time) }
         }
     }
 
