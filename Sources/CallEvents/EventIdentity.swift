@@ -22,7 +22,7 @@ public enum EventIdentity {
 
     /// Gathers the parts in one buffer and hashes them once: each `SHA256.update` call costs about
     /// as much as hashing a short part, and an event has a dozen parts.
-    public struct Builder {
+    public struct Builder: ~Copyable {
         private var writer = JSONWriter()
 
         public init(tenant: String, provider: String) {

@@ -217,7 +217,9 @@ public final class Journal: Sendable {
         var lines = CallEventJSONLines(capacity: events.count * 1024)
         var stored: [(sequence: Int64, event: CallEvent, range: Range<Int>)] = []
         stored.reserveCapacity(events.count)
-        func append(_ event: CallEvent) throws -> Bool {
+        // `lines` is a parameter rather than captured: a noncopyable value captured by a local function
+        // could not be handed on to the entries afterwards.
+        func append(_ event: CallEvent, to lines: inout CallEventJSONLines) throws -> Bool {
             if deduplication.isDuplicate(event.id, now: now, batch: &state.marks) {
                 outcome.duplicates.append(event)
                 return false
@@ -234,9 +236,9 @@ public final class Journal: Sendable {
             return true
         }
         for event in events {
-            guard try append(event) else { continue }
+            guard try append(event, to: &lines) else { continue }
             if let transfer = transfers.transfer(after: event, now: now, batch: &state.connections) {
-                _ = try append(transfer)
+                _ = try append(transfer, to: &lines)
             }
         }
         let shared = JournalLines(lines)

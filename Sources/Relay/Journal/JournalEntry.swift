@@ -62,7 +62,7 @@ public struct JournalEntry: Sendable, Equatable {
 final class JournalLines: @unchecked Sendable {
     let lines: CallEventJSONLines
 
-    init(_ lines: CallEventJSONLines) { self.lines = lines }
+    init(_ lines: consuming CallEventJSONLines) { self.lines = lines }
 }
 
 /// What one commit did with the events it was given.
