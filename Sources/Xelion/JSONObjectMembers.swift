@@ -14,34 +14,43 @@ public struct JSONObjectMembers: Sendable, Hashable {
     public private(set) var members: [Member]
 
     /// The members of an object in document order.
-    init(_ pairs: [(key: String, value: JSONValue)]) {
-        // Sorted by key and then by position, so that of a repeated key the last comes last. ASCII keys
-        // (all of Xelion's) are compared as bytes, which is `String` order for them and a fraction of
-        // its cost, and mostly by their first eight bytes alone, an integer; others as `String`s, whose
-        // order follows Unicode equivalence.
-        var order: [(prefix: UInt64, index: Int)] = []
-        order.reserveCapacity(pairs.count)
+    init(_ pairs: ArraySlice<(key: String, value: JSONValue)>) {
+        // The order is worked out on the stack: an array for it was one of each message's few
+        // allocations left. Its elements are trivial, so assigning to the uninitialized memory is safe.
+        members = withUnsafeTemporaryAllocation(of: (prefix: UInt64, index: Int).self, capacity: pairs.count) { order in
+            Self.sorted(pairs, order: order)
+        }
+    }
+
+    /// `pairs` sorted by key and then by position, so that of a repeated key the last comes last, and
+    /// without the earlier ones. ASCII keys (all of Xelion's) are compared as bytes, which is `String`
+    /// order for them and a fraction of its cost, and mostly by their first eight bytes alone, an
+    /// integer; others as `String`s, whose order follows Unicode equivalence.
+    private static func sorted(
+        _ pairs: ArraySlice<(key: String, value: JSONValue)>, order: UnsafeMutableBufferPointer<(prefix: UInt64, index: Int)>
+    ) -> [Member] {
+        var order = order
         var ascii = true
-        for (index, pair) in pairs.enumerated() {
-            let prefix = pair.key.utf8.withContiguousStorageIfAvailable { bytes in
+        for (offset, index) in pairs.indices.enumerated() {
+            let prefix = pairs[index].key.utf8.withContiguousStorageIfAvailable { bytes in
                 JSONStringBytes.isASCII(bytes) ? KeyPrefix(bytes) : nil
             }
             guard let prefix = prefix ?? nil else {
                 ascii = false
                 break
             }
-            order.append((prefix.value, index))
+            order[offset] = (prefix.value, index)
         }
         if ascii {
             order.sort { left, right in
                 if left.prefix != right.prefix { return left.prefix < right.prefix }
-                let keys = Self.compareBytes(pairs[left.index].key, pairs[right.index].key)
+                let keys = compareBytes(pairs[left.index].key, pairs[right.index].key)
                 return keys != 0 ? keys < 0 : left.index < right.index
             }
         } else {
-            order = pairs.indices.map { (0, $0) }
+            for (offset, index) in pairs.indices.enumerated() { order[offset] = (0, index) }
             order.sort { left, right in
-                let keys = Self.compare(pairs[left.index].key, pairs[right.index].key)
+                let keys = compare(pairs[left.index].key, pairs[right.index].key)
                 return keys != 0 ? keys < 0 : left.index < right.index
             }
         }
@@ -58,10 +67,9 @@ public struct JSONObjectMembers: Sendable, Hashable {
                 members.append(Member(key: pair.key, value: pair.value))
             }
         }
-        self.members = members
+        return members
     }
 
-    /// The members of a dictionary, sorted.
     public init(_ object: [String: JSONValue]) {
         members = object.map { Member(key: $0.key, value: $0.value) }.sorted { $0.key < $1.key }
     }

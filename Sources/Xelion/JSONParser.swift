@@ -17,7 +17,8 @@ struct JSONParser {
     private var members: [(key: String, value: JSONValue)] = []
     /// The top-level key whose object ``parseObject(_:expanding:)`` keeps apart, and its members.
     private var expanding: String?
-    private var expanded: [(key: String, value: JSONValue)]?
+    /// Where the expanded object's members are in `members` (`nil` when it was not an object).
+    private var expanded: Range<Int>?
     /// Keys whose `String` is taken from here instead of made anew.
     private var knownKeys: KeyTable?
     private static let maxDepth = 128
@@ -51,7 +52,12 @@ struct JSONParser {
             // reallocated five times per message, nearly half of decoding's allocations.
             parser.members.reserveCapacity(32)
             try parser.objectMembers()
-            return (JSONObjectMembers(parser.members), parser.expanded.map(JSONObjectMembers.init))
+            // The expanded object's members were left where they were parsed, to be sorted from there
+            // rather than copied out first; its key then stands in for them.
+            guard let range = parser.expanded else { return (JSONObjectMembers(parser.members[...]), nil) }
+            let members = JSONObjectMembers(parser.members[range])
+            parser.members.replaceSubrange(range, with: CollectionOfOne((key: expanded, value: JSONValue.null)))
+            return (JSONObjectMembers(parser.members[...]), members)
         }
     }
 
@@ -122,8 +128,8 @@ struct JSONParser {
     }
 
     /// Reads an object and appends its members to `members`, in document order. In the top-level
-    /// object, the object under `expanding` goes to `expanded` as its members instead (the last of a
-    /// repeated key counts), with null in its place.
+    /// object, the members of the object under `expanding` are appended in its place, and `expanded`
+    /// says where they are (the last of a repeated key counts).
     private mutating func objectMembers() throws(Failure) {
         depth += 1
         guard depth <= Self.maxDepth else { throw failure("nested too deeply") }
@@ -143,12 +149,12 @@ struct JSONParser {
             index += 1
             skipWhitespace()
             if depth == 1, let expanding, key == expanding {
+                // A repeated key: the last counts, and an earlier object's members give way to a null.
+                if let earlier = expanded { members.replaceSubrange(earlier, with: CollectionOfOne((key, .null))) }
                 if index < bytes.count, bytes[index] == UInt8(ascii: "{") {
                     let first = members.count
                     try objectMembers()
-                    expanded = Array(members[first...])
-                    members.removeSubrange(first...)
-                    members.append((key, .null))
+                    expanded = first..<members.count
                 } else {
                     expanded = nil
                     members.append((key, try value()))
