@@ -175,6 +175,12 @@ struct JSONWriter: ~Copyable {
 
     private mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
+        field(name, value)
+    }
+
+    /// A string that is always there: taken as it is, without the copy that wrapping it in an
+    /// optional makes.
+    private mutating func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
         needsComma = true
