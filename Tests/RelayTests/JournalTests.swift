@@ -242,6 +242,21 @@ struct JournalTests {
         #expect(try await journal.commit([first]).duplicates == [first])
     }
 
+    @Test("a commit of many events stores each under its own sequence, with its own JSON, in order")
+    func manyRowsPerCommit() async throws {
+        let journal = try open()
+        _ = try await journal.commit((0..<3).map { pbx.event(.newCallEvent, call: "before-\($0)") })
+        let count = 37
+        let events = (0..<count).map { pbx.event(.newCallEvent, call: "call-\($0)") }
+        let committed = try await journal.commit(events).committed
+        #expect(committed.map(\.sequence) == Array(4...Int64(3 + count)))
+        #expect(committed.map(\.event.id) == events.map(\.id))
+        let stored = try journal.entries(after: 3, limit: count + 1)
+        #expect(stored.map(\.sequence) == committed.map(\.sequence))
+        #expect(stored.map(\.json) == committed.map(\.json))
+        #expect(stored.map { try? CallEvent.decode(json: $0.json).data.callId } == events.map(\.data.callId))
+    }
+
     @Test("a reader does not create a journal where there is none")
     func missing() {
         #expect(throws: JournalError.self) { try Journal(directory: directory, create: false) }
