@@ -43,7 +43,10 @@ enum PipelineBenchmark {
         let submitted = NIOLockedValueBox(CircularBuffer<(id: String, at: UInt64)>(initialCapacity: 1 << 12))
         let latencies = NIOLockedValueBox([UInt64]())
 
-        static func isTimed(_ id: String) -> Bool { id.utf8.last == UInt8(ascii: "0") }
+        static func isTimed(_ id: String) -> Bool {
+            // Not `id.utf8.last`, which walks the string's index API and was half the cost of timing.
+            id.utf8.withContiguousStorageIfAvailable { $0.last == UInt8(ascii: "0") } ?? false
+        }
 
         func submit(_ id: String, at time: UInt64) {
             guard Self.isTimed(id) else { return }
