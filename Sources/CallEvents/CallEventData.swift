@@ -92,51 +92,149 @@ public enum CallOutcome: String, Sendable, Codable, CaseIterable {
 }
 
 /// One party of a call: a customer's number, a user of the PBX, a queue, an IVR.
+///
+/// Its fields are behind one reference, as ``CallEvent``'s are: an event holds up to five parties
+/// (caller, callee, who answered, and a transfer's), each twelve strings, which made every event's
+/// storage a 1.4 KiB allocation too large for the allocator's per-thread cache, every copy of a party
+/// twelve retains, and transfer correlation's table entries 260 bytes each.
 public struct CallParty: Sendable, Equatable, Codable {
-    /// The number exactly as the provider sent it.
-    public var number: String?
-    /// The number in E.164 (`+31201234567`) where it can be derived without guessing.
-    public var numberE164: String?
-    /// A display name (an agent's or a contact's).
-    public var name: String?
-    /// `user`, `contact`, `queue`, `ivr`, `voicemail`, ... where the provider says.
-    public var kind: String?
-    /// The PBX user, by the provider's identifier.
-    public var user: String?
-    /// The provider's reference to the user's addressable record.
-    public var userRef: String?
-    /// The provider's reference to the party's contact or addressable record.
-    public var contactRef: String?
-    /// The contact's identifier in an external address book the PBX syncs with, and that book.
-    public var contactSyncId: String?
-    public var contactSyncSource: String?
-    /// The provider's id of this party's flow through the call (Xelion's flow ids follow a party through
-    /// transfers).
-    public var flowId: String?
-    /// The provider's call-log record for this party.
-    public var callLogRef: String?
-    /// The line or trunk the call used on this side.
-    public var lineRef: String?
-
-    public init(number: String? = nil, name: String? = nil, kind: String? = nil, user: String? = nil) {
-        self.number = number
-        self.numberE164 = number.flatMap(PhoneNumber.e164)
-        self.name = name
-        self.kind = kind
-        self.user = user
+    @usableFromInline
+    final class Storage: @unchecked Sendable {
+        // Mutated only through `CallParty`'s setters, which copy it first unless uniquely referenced.
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case number
-        case numberE164 = "number_e164"
-        case name, kind, user
-        case userRef = "user_ref"
-        case contactRef = "contact_ref"
-        case contactSyncId = "contact_sync_id"
-        case contactSyncSource = "contact_sync_source"
-        case flowId = "flow_id"
-        case callLogRef = "call_log_ref"
-        case lineRef = "line_ref"
+    @usableFromInline
+    struct Fields: Equatable, Codable {
+        @usableFromInline var number: String?
+        @usableFromInline var numberE164: String?
+        @usableFromInline var name: String?
+        @usableFromInline var kind: String?
+        @usableFromInline var user: String?
+        @usableFromInline var userRef: String?
+        @usableFromInline var contactRef: String?
+        @usableFromInline var contactSyncId: String?
+        @usableFromInline var contactSyncSource: String?
+        @usableFromInline var flowId: String?
+        @usableFromInline var callLogRef: String?
+        @usableFromInline var lineRef: String?
+
+        enum CodingKeys: String, CodingKey {
+            case number
+            case numberE164 = "number_e164"
+            case name, kind, user
+            case userRef = "user_ref"
+            case contactRef = "contact_ref"
+            case contactSyncId = "contact_sync_id"
+            case contactSyncSource = "contact_sync_source"
+            case flowId = "flow_id"
+            case callLogRef = "call_log_ref"
+            case lineRef = "line_ref"
+        }
+    }
+
+    @usableFromInline var storage: Storage
+
+    /// The fields for writing, copied first unless this party holds the only reference.
+    @inlinable
+    var uniqueFields: Fields {
+        _read { yield storage.fields }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+            yield &storage.fields
+        }
+    }
+
+    /// The number exactly as the provider sent it.
+    @inlinable
+    public var number: String? {
+        _read { yield storage.fields.number }
+        _modify { yield &uniqueFields.number }
+    }
+    /// The number in E.164 (`+31201234567`) where it can be derived without guessing.
+    @inlinable
+    public var numberE164: String? {
+        _read { yield storage.fields.numberE164 }
+        _modify { yield &uniqueFields.numberE164 }
+    }
+    /// A display name (an agent's or a contact's).
+    @inlinable
+    public var name: String? {
+        _read { yield storage.fields.name }
+        _modify { yield &uniqueFields.name }
+    }
+    /// `user`, `contact`, `queue`, `ivr`, `voicemail`, ... where the provider says.
+    @inlinable
+    public var kind: String? {
+        _read { yield storage.fields.kind }
+        _modify { yield &uniqueFields.kind }
+    }
+    /// The PBX user, by the provider's identifier.
+    @inlinable
+    public var user: String? {
+        _read { yield storage.fields.user }
+        _modify { yield &uniqueFields.user }
+    }
+    /// The provider's reference to the user's addressable record.
+    @inlinable
+    public var userRef: String? {
+        _read { yield storage.fields.userRef }
+        _modify { yield &uniqueFields.userRef }
+    }
+    /// The provider's reference to the party's contact or addressable record.
+    @inlinable
+    public var contactRef: String? {
+        _read { yield storage.fields.contactRef }
+        _modify { yield &uniqueFields.contactRef }
+    }
+    /// The contact's identifier in an external address book the PBX syncs with.
+    @inlinable
+    public var contactSyncId: String? {
+        _read { yield storage.fields.contactSyncId }
+        _modify { yield &uniqueFields.contactSyncId }
+    }
+    /// The external address book of `contactSyncId`.
+    @inlinable
+    public var contactSyncSource: String? {
+        _read { yield storage.fields.contactSyncSource }
+        _modify { yield &uniqueFields.contactSyncSource }
+    }
+    /// The provider's id of this party's flow through the call (Xelion's flow ids follow a party through
+    /// transfers).
+    @inlinable
+    public var flowId: String? {
+        _read { yield storage.fields.flowId }
+        _modify { yield &uniqueFields.flowId }
+    }
+    /// The provider's call-log record for this party.
+    @inlinable
+    public var callLogRef: String? {
+        _read { yield storage.fields.callLogRef }
+        _modify { yield &uniqueFields.callLogRef }
+    }
+    /// The line or trunk the call used on this side.
+    @inlinable
+    public var lineRef: String? {
+        _read { yield storage.fields.lineRef }
+        _modify { yield &uniqueFields.lineRef }
+    }
+
+    public init(number: String? = nil, name: String? = nil, kind: String? = nil, user: String? = nil) {
+        storage = Storage(
+            Fields(number: number, numberE164: number.flatMap(PhoneNumber.e164), name: name, kind: kind, user: user))
+    }
+
+    public init(from decoder: any Decoder) throws {
+        storage = Storage(try Fields(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try storage.fields.encode(to: encoder)
+    }
+
+    public static func == (lhs: CallParty, rhs: CallParty) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
     }
 }
 
