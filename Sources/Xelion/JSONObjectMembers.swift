@@ -70,6 +70,7 @@ public struct JSONObjectMembers: Sendable, Hashable {
         return members
     }
 
+    /// The members of a dictionary, sorted.
     public init(_ object: [String: JSONValue]) {
         members = object.map { Member(key: $0.key, value: $0.value) }.sorted { $0.key < $1.key }
     }

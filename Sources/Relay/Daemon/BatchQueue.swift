@@ -7,7 +7,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
     private struct State {
         /// The waiting elements in batches of at most `maxBatch`, oldest first, so that taking a batch
         /// moves an array instead of copying its elements out of a longer one (a retain and a release
-        /// each; perf: 1 % of the pipeline when the queue backs up).
+        /// each; perf: about 1 % of the pipeline when the queue backs up).
         var batches: [[Element]] = []
         var count = 0
         var consumer: CheckedContinuation<[Element]?, Never>?
@@ -16,7 +16,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     /// Not generic, and without the batch as a payload: a generic enum's copies went through its
-    /// metadata, looked up on every push (perf: 2 % of the pipeline).
+    /// metadata, looked up on every push (perf: about 2 % of the pipeline).
     private enum PushStep {
         case refused, done, wait, handed
     }
