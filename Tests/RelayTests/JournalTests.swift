@@ -257,6 +257,67 @@ struct JournalTests {
         #expect(stored.map { try? CallEvent.decode(json: $0.json).data.callId } == events.map(\.data.callId))
     }
 
+    @Test("a journal from before v6 keeps its events and deliveries, and numbers new events after the highest it handed out")
+    func sequencesFromAnOlderJournal() async throws {
+        let events = (0..<3).map { pbx.event(.newCallEvent, call: "old-\($0)") }
+        // As callrelay made it before v6: `AUTOINCREMENT` numbered the rows, and its counter stays at 3
+        // after the newest row is gone.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            let pool = try DatabasePool(path: directory.appendingPathComponent(Journal.fileName).path)
+            try JournalSchema.migrator().migrate(pool, upTo: "v5: transfer correlation in memory")
+            try await pool.write { db in
+                for event in events {
+                    try db.execute(
+                        sql: "INSERT INTO events (id, tenant, type, call_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [
+                            event.id, event.data.tenant, event.type.rawValue, event.data.callId,
+                            event.data.receivedAt.timeIntervalSince1970, event.json(),
+                        ])
+                }
+                try db.execute(sql: "DELETE FROM events WHERE seq = 3")
+                try db.execute(
+                    sql: "INSERT INTO deliveries (endpoint, seq, call_key, next_at, updated_at) VALUES ('crm', 2, 'old-1', 0, 0)")
+            }
+        }
+        let journal = try open()
+        #expect(try journal.entries(after: 0).map(\.sequence) == [1, 2])
+        #expect(try journal.entries(after: 0).map(\.json) == events.prefix(2).map { $0.json() })
+        let (deliveries, table) = try await DatabaseQueue(path: journal.path).read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM deliveries WHERE seq = 2 AND state = 'pending'"),
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'events'")
+            )
+        }
+        #expect(deliveries == 1)
+        #expect(table?.contains("AUTOINCREMENT") == false)
+        // The repeats of the two kept events are still known as such.
+        #expect(try await journal.commit(Array(events.prefix(2))).duplicates.count == 2)
+        let next = try await journal.commit([pbx.event(.newCallEvent, call: "new")]).committed
+        #expect(next.map(\.sequence) == [4])
+    }
+
+    @Test("pruning every event never lets a sequence be handed out again, also after a restart")
+    func sequencesAfterPruningEverything() async throws {
+        let options = JournalOptions(retention: .seconds(3600))
+        let old = Date().addingTimeInterval(-7200)
+        do {
+            let journal = try open(options)
+            let committed = try await journal.commit(
+                (0..<5).map { pbx.event(.newCallEvent, call: "old-\($0)", received: old) }
+            ).committed
+            #expect(committed.last?.sequence == 5)
+            try await journal.prune()
+            #expect(try journal.count() == 0)
+            #expect(try await journal.commit([pbx.event(.newCallEvent, call: "a")]).committed.map(\.sequence) == [6])
+        }
+        // Two hours on, the last event is past the retention too; a restart finds an empty table.
+        try await open(options).prune(now: Date().addingTimeInterval(7200))
+        let reopened = try open(options)
+        #expect(try reopened.count() == 0)
+        #expect(try await reopened.commit([pbx.event(.newCallEvent, call: "b")]).committed.map(\.sequence) == [7])
+    }
+
     @Test("a reader does not create a journal where there is none")
     func missing() {
         #expect(throws: JournalError.self) { try Journal(directory: directory, create: false) }

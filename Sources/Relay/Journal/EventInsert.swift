@@ -13,6 +13,8 @@ struct EventInsert {
 
     /// The row's columns; `body` is the event's JSON.
     struct Row {
+        /// Handed out by the journal, which counts them itself (schema v6).
+        var sequence: Int64
         var id: String
         var tenant: String
         var type: String
@@ -24,12 +26,12 @@ struct EventInsert {
         // `caller_flow` and `callee_flow` (schema v1) stay NULL: nothing has read them since transfer
         // correlation moved into memory (v5), and a NULL takes no room in the row.
         statement = try db.cachedStatement(
-            sql: "INSERT INTO events (id, tenant, type, call_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+            sql: "INSERT INTO events (seq, id, tenant, type, call_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
         connection = db.sqliteConnection
     }
 
-    /// Inserts `row` with `body`, and returns its sequence.
-    func execute(_ row: Row, body: UnsafeBufferPointer<UInt8>) throws -> Int64 {
+    /// Inserts `row` with `body`.
+    func execute(_ row: Row, body: UnsafeBufferPointer<UInt8>) throws {
         let handle = statement.sqliteStatement
         // The short texts are copied side by side into one buffer on the stack, so that every value is
         // bound without a copy (SQLITE_STATIC): SQLite's own copies were a malloc each. Nothing bound
@@ -52,12 +54,13 @@ struct EventInsert {
                         handle, index, Self.text(UnsafeBufferPointer(start: start, count: bytes.count)), CInt(bytes.count), nil)
                 }
             }
-            var code = bind(row.id, at: 1)
-            code = code == SQLITE_OK ? bind(row.tenant, at: 2) : code
-            code = code == SQLITE_OK ? bind(row.type, at: 3) : code
-            code = code == SQLITE_OK ? bind(row.callId, at: 4) : code
-            code = code == SQLITE_OK ? sqlite3_bind_double(handle, 5, row.receivedAt) : code
-            code = code == SQLITE_OK ? sqlite3_bind_text(handle, 6, Self.text(body), CInt(body.count), nil) : code
+            var code = sqlite3_bind_int64(handle, 1, row.sequence)
+            code = code == SQLITE_OK ? bind(row.id, at: 2) : code
+            code = code == SQLITE_OK ? bind(row.tenant, at: 3) : code
+            code = code == SQLITE_OK ? bind(row.type, at: 4) : code
+            code = code == SQLITE_OK ? bind(row.callId, at: 5) : code
+            code = code == SQLITE_OK ? sqlite3_bind_double(handle, 6, row.receivedAt) : code
+            code = code == SQLITE_OK ? sqlite3_bind_text(handle, 7, Self.text(body), CInt(body.count), nil) : code
             return code == SQLITE_OK ? sqlite3_step(handle) : code
         }
         guard code == SQLITE_DONE else {
@@ -65,7 +68,6 @@ struct EventInsert {
                 resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) },
                 sql: statement.sql)
         }
-        return sqlite3_last_insert_rowid(connection)
     }
 
     /// Room for the short texts of a row; longer ones (unusual ids) are bound as copies.

@@ -32,6 +32,10 @@ public final class Journal: Sendable {
     private let transfers: TransferCorrelation
     /// Webhook endpoints by tenant.
     private let routes: [String: [DeliveryRoute]]
+    /// The highest sequence handed out, as the journal's `last_sequence` counter holds it (schema v6):
+    /// each commit numbers its rows on from here and writes the counter once, in its transaction.
+    /// Changed only by the writer, after its transaction committed.
+    private let sequences = NIOLockedValueBox<Int64>(0)
     /// Delivery successes waiting for the writer (see ``recordDelivered(endpoint:sequence:attempts:onError:)``).
     let deliveredMarks = NIOLockedValueBox(DeliveredMarks())
 
@@ -97,6 +101,12 @@ public final class Journal: Sendable {
                     try deduplication.load(from: db, now: now)
                     try transfers.load(from: db, now: now)
                 }
+                // The newest row as well, should anything have inserted without counting (an older
+                // callrelay on this journal): a sequence handed out twice would refuse every commit.
+                let last = try pool.read { db in
+                    max(try Int64.fetchOne(db, sql: Self.lastSequenceSQL) ?? 0, try Self.newestSequence(db))
+                }
+                sequences.withLockedValue { $0 = last }
                 checkpointer = try Checkpointer(path: path, synchronous: synchronous, interval: options.checkpointInterval)
                 let log = path + "-wal"
                 let defaultSync: WALSyncer.Sync = options.durability == .full ? WALSyncer.logSync(path: log) : WALSyncer.noSync
@@ -163,7 +173,7 @@ public final class Journal: Sendable {
                 // The syncer syncs; set on every commit, as delivery outcomes and pruning set their own.
                 try Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
                 var outcome = CommitOutcome()
-                var state = CommitState(now: now.timeIntervalSince1970)
+                var state = CommitState(now: now.timeIntervalSince1970, lastSequence: sequences.withLockedValue { $0 })
                 do {
                     try db.inTransaction(.immediate) {
                         outcome = try Self.store(
@@ -175,6 +185,7 @@ public final class Journal: Sendable {
                     transfers.rollBack(state.connections, now: state.now)
                     throw error
                 }
+                sequences.withLockedValue { $0 = state.lastSequence }
                 // The batch's marks and connections are in; what they pushed out of the window or
                 // beyond the limits goes.
                 deduplication.prune(now: state.now)
@@ -202,6 +213,8 @@ public final class Journal: Sendable {
     /// the transaction fails.
     private struct CommitState {
         let now: Double
+        /// The sequence of the last row inserted, or handed out before.
+        var lastSequence: Int64
         var marks = Deduplication.Batch()
         var connections = TransferCorrelation.Batch()
     }
@@ -224,11 +237,13 @@ public final class Journal: Sendable {
                 outcome.duplicates.append(event)
                 return false
             }
+            let sequence = state.lastSequence + 1
             let row = EventInsert.Row(
-                id: event.id, tenant: event.data.tenant, type: event.type.rawValue, callId: event.data.callId,
-                receivedAt: event.data.receivedAt.timeIntervalSince1970)
+                sequence: sequence, id: event.id, tenant: event.data.tenant, type: event.type.rawValue,
+                callId: event.data.callId, receivedAt: event.data.receivedAt.timeIntervalSince1970)
             let range = lines.append(event)
-            let sequence = try lines.withBytes(in: range) { body in try insert.execute(row, body: body) }
+            try lines.withBytes(in: range) { body in try insert.execute(row, body: body) }
+            state.lastSequence = sequence
             if let endpoints = routes[event.data.tenant] {
                 try addDeliveries(sequence: sequence, event: event, routes: endpoints, now: now, db: db)
             }
@@ -240,6 +255,10 @@ public final class Journal: Sendable {
             if let transfer = transfers.transfer(after: event, now: now, batch: &state.connections) {
                 _ = try append(transfer, to: &lines)
             }
+        }
+        if let last = stored.last?.sequence {
+            try db.cachedStatement(sql: "UPDATE journal_counters SET value = ? WHERE name = 'last_sequence'")
+                .execute(arguments: [last])
         }
         let shared = JournalLines(lines)
         outcome.committed = stored.map { JournalEntry(sequence: $0.sequence, event: $0.event, lines: shared, range: $0.range) }
@@ -316,6 +335,8 @@ public final class Journal: Sendable {
     public func newestSequence() async throws(JournalError) -> Int64 {
         try await read(Self.newestSequence)
     }
+
+    private static let lastSequenceSQL = "SELECT value FROM journal_counters WHERE name = 'last_sequence'"
 
     private static func newestSequence(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0

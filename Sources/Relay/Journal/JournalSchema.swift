@@ -69,6 +69,35 @@ enum JournalSchema {
             // events table no longer keeps an index for it.
             try db.execute(sql: "DROP INDEX events_connected_caller; DROP INDEX events_connected_callee")
         }
+        migrator.registerMigration("v6: sequences counted by the journal") { db in
+            // `AUTOINCREMENT` read and rewrote its counter in `sqlite_sequence` at every insert, about
+            // 1 µs of the row's 2.5. The journal now numbers the rows itself and keeps the highest
+            // number handed out here, written once per commit: pruning every event must never let a
+            // number be handed out twice (cursors of `tail --follow` and of deliveries hold them).
+            // The table is rebuilt, as SQLite cannot drop `AUTOINCREMENT` from one in place.
+            try db.execute(
+                sql: """
+                    CREATE TABLE journal_counters (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+                    INSERT INTO journal_counters (name, value) VALUES ('last_sequence', max(
+                        coalesce((SELECT max(seq) FROM events), 0),
+                        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)));
+                    CREATE TABLE events_v6 (
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        call_id TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        caller_flow TEXT,
+                        callee_flow TEXT,
+                        body TEXT NOT NULL
+                    );
+                    INSERT INTO events_v6 SELECT seq, id, tenant, type, call_id, received_at, caller_flow, callee_flow, body
+                        FROM events ORDER BY seq;
+                    DROP TABLE events;
+                    ALTER TABLE events_v6 RENAME TO events;
+                    """)
+        }
         return migrator
     }
 }
