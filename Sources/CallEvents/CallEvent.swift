@@ -9,18 +9,8 @@ public struct CallEvent: Sendable, Equatable, Codable {
     public static let specVersion = "1.0"
     public static let dataContentType = "application/json"
 
-    /// The fields, behind one reference: an event is copied into every batch, entry and sink on its
-    /// way, and a copy of the fields themselves costs dozens of reference counts (perf showed copies
-    /// at a tenth of the pipeline's time).
     @usableFromInline
-    final class Storage: @unchecked Sendable {
-        // Mutated only through `CallEvent`'s setters, which copy it first unless uniquely referenced.
-        @usableFromInline var fields: Fields
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
-    @usableFromInline
-    struct Fields: Equatable, Codable {
+    struct Fields: Sendable, Equatable, Codable {
         @usableFromInline var specversion: String
         @usableFromInline var id: String
         @usableFromInline var source: String
@@ -31,63 +21,54 @@ public struct CallEvent: Sendable, Equatable, Codable {
         @usableFromInline var data: CallEventData
     }
 
-    @usableFromInline var storage: Storage
-
-    /// The fields for writing, copied first unless this event holds the only reference. The accessors
-    /// yield rather than return, and are inlinable: otherwise every `event.data.tenant` in another
-    /// module copied the whole `data` (some forty references) and destroyed it again.
-    @inlinable
-    var uniqueFields: Fields {
-        _read { yield storage.fields }
-        _modify {
-            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-            yield &storage.fields
-        }
-    }
+    /// The fields, behind one reference: an event is copied into every batch, entry and sink on its
+    /// way, and a copy of the fields themselves costs dozens of reference counts (perf showed copies
+    /// at a tenth of the pipeline's time).
+    @usableFromInline var storage: SharedFields<Fields>
 
     @inlinable
     public var specversion: String {
         _read { yield storage.fields.specversion }
-        _modify { yield &uniqueFields.specversion }
+        _modify { yield &storage.fields.specversion }
     }
     @inlinable
     public var id: String {
         _read { yield storage.fields.id }
-        _modify { yield &uniqueFields.id }
+        _modify { yield &storage.fields.id }
     }
     /// `/tenants/{tenant}/{provider}`: where the event comes from, as a URI reference.
     @inlinable
     public var source: String {
         _read { yield storage.fields.source }
-        _modify { yield &uniqueFields.source }
+        _modify { yield &storage.fields.source }
     }
     @inlinable
     public var type: CallEventType {
         _read { yield storage.fields.type }
-        _modify { yield &uniqueFields.type }
+        _modify { yield &storage.fields.type }
     }
     /// When it happened at the provider (`data.occurred_at`), or when we received it if the provider
     /// did not say.
     @inlinable
     public var time: Date {
         _read { yield storage.fields.time }
-        _modify { yield &uniqueFields.time }
+        _modify { yield &storage.fields.time }
     }
     /// The call: `data.call_id`.
     @inlinable
     public var subject: String {
         _read { yield storage.fields.subject }
-        _modify { yield &uniqueFields.subject }
+        _modify { yield &storage.fields.subject }
     }
     @inlinable
     public var datacontenttype: String {
         _read { yield storage.fields.datacontenttype }
-        _modify { yield &uniqueFields.datacontenttype }
+        _modify { yield &storage.fields.datacontenttype }
     }
     @inlinable
     public var data: CallEventData {
         _read { yield storage.fields.data }
-        _modify { yield &uniqueFields.data }
+        _modify { yield &storage.fields.data }
     }
 
     public init(id: String, type: CallEventType, data: CallEventData) {
@@ -96,7 +77,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
 
     /// With `source` already made, as a mapping does once for its tenant rather than per event.
     init(id: String, type: CallEventType, data: consuming CallEventData, source: String) {
-        storage = Storage(
+        storage = SharedFields(
             Fields(
                 specversion: Self.specVersion, id: id, source: source, type: type, time: data.occurredAt ?? data.receivedAt,
                 subject: data.callId, datacontenttype: Self.dataContentType, data: data))
@@ -106,7 +87,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     static func source(tenant: String, provider: String) -> String { "/tenants/\(tenant)/\(provider)" }
 
     public init(from decoder: any Decoder) throws {
-        storage = Storage(try Fields(from: decoder))
+        storage = SharedFields(try Fields(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -114,7 +95,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     public static func == (lhs: CallEvent, rhs: CallEvent) -> Bool {
-        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+        lhs.storage.isShared(with: rhs.storage) || lhs.storage.fields == rhs.storage.fields
     }
 
     /// The event as one line of JSON, keys in a fixed order: the journal's, the log stream's and the

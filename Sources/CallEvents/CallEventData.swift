@@ -99,14 +99,7 @@ public enum CallOutcome: String, Sendable, Codable, CaseIterable {
 /// twelve retains, and transfer correlation's table entries 260 bytes each.
 public struct CallParty: Sendable, Equatable, Codable {
     @usableFromInline
-    final class Storage: @unchecked Sendable {
-        // Mutated only through `CallParty`'s setters, which copy it first unless uniquely referenced.
-        @usableFromInline var fields: Fields
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
-    @usableFromInline
-    struct Fields: Equatable, Codable {
+    struct Fields: Sendable, Equatable, Codable {
         @usableFromInline var number: String?
         @usableFromInline var numberE164: String?
         @usableFromInline var name: String?
@@ -134,99 +127,89 @@ public struct CallParty: Sendable, Equatable, Codable {
         }
     }
 
-    @usableFromInline var storage: Storage
-
-    /// The fields for writing, copied first unless this party holds the only reference.
-    @inlinable
-    var uniqueFields: Fields {
-        _read { yield storage.fields }
-        _modify {
-            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-            yield &storage.fields
-        }
-    }
+    @usableFromInline var storage: SharedFields<Fields>
 
     /// The number exactly as the provider sent it.
     @inlinable
     public var number: String? {
         _read { yield storage.fields.number }
-        _modify { yield &uniqueFields.number }
+        _modify { yield &storage.fields.number }
     }
     /// The number in E.164 (`+31201234567`) where it can be derived without guessing.
     @inlinable
     public var numberE164: String? {
         _read { yield storage.fields.numberE164 }
-        _modify { yield &uniqueFields.numberE164 }
+        _modify { yield &storage.fields.numberE164 }
     }
     /// A display name (an agent's or a contact's).
     @inlinable
     public var name: String? {
         _read { yield storage.fields.name }
-        _modify { yield &uniqueFields.name }
+        _modify { yield &storage.fields.name }
     }
     /// `user`, `contact`, `queue`, `ivr`, `voicemail`, ... where the provider says.
     @inlinable
     public var kind: String? {
         _read { yield storage.fields.kind }
-        _modify { yield &uniqueFields.kind }
+        _modify { yield &storage.fields.kind }
     }
     /// The PBX user, by the provider's identifier.
     @inlinable
     public var user: String? {
         _read { yield storage.fields.user }
-        _modify { yield &uniqueFields.user }
+        _modify { yield &storage.fields.user }
     }
     /// The provider's reference to the user's addressable record.
     @inlinable
     public var userRef: String? {
         _read { yield storage.fields.userRef }
-        _modify { yield &uniqueFields.userRef }
+        _modify { yield &storage.fields.userRef }
     }
     /// The provider's reference to the party's contact or addressable record.
     @inlinable
     public var contactRef: String? {
         _read { yield storage.fields.contactRef }
-        _modify { yield &uniqueFields.contactRef }
+        _modify { yield &storage.fields.contactRef }
     }
     /// The contact's identifier in an external address book the PBX syncs with.
     @inlinable
     public var contactSyncId: String? {
         _read { yield storage.fields.contactSyncId }
-        _modify { yield &uniqueFields.contactSyncId }
+        _modify { yield &storage.fields.contactSyncId }
     }
     /// The external address book of `contactSyncId`.
     @inlinable
     public var contactSyncSource: String? {
         _read { yield storage.fields.contactSyncSource }
-        _modify { yield &uniqueFields.contactSyncSource }
+        _modify { yield &storage.fields.contactSyncSource }
     }
     /// The provider's id of this party's flow through the call (Xelion's flow ids follow a party through
     /// transfers).
     @inlinable
     public var flowId: String? {
         _read { yield storage.fields.flowId }
-        _modify { yield &uniqueFields.flowId }
+        _modify { yield &storage.fields.flowId }
     }
     /// The provider's call-log record for this party.
     @inlinable
     public var callLogRef: String? {
         _read { yield storage.fields.callLogRef }
-        _modify { yield &uniqueFields.callLogRef }
+        _modify { yield &storage.fields.callLogRef }
     }
     /// The line or trunk the call used on this side.
     @inlinable
     public var lineRef: String? {
         _read { yield storage.fields.lineRef }
-        _modify { yield &uniqueFields.lineRef }
+        _modify { yield &storage.fields.lineRef }
     }
 
     public init(number: String? = nil, name: String? = nil, kind: String? = nil, user: String? = nil) {
-        storage = Storage(
+        storage = SharedFields(
             Fields(number: number, numberE164: number.flatMap(PhoneNumber.e164), name: name, kind: kind, user: user))
     }
 
     public init(from decoder: any Decoder) throws {
-        storage = Storage(try Fields(from: decoder))
+        storage = SharedFields(try Fields(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -234,7 +217,7 @@ public struct CallParty: Sendable, Equatable, Codable {
     }
 
     public static func == (lhs: CallParty, rhs: CallParty) -> Bool {
-        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+        lhs.storage.isShared(with: rhs.storage) || lhs.storage.fields == rhs.storage.fields
     }
 }
 
