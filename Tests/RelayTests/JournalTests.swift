@@ -1,6 +1,7 @@
 import CallEvents
 import Foundation
 import GRDB
+import Logging
 import Testing
 import Xelion
 
@@ -192,23 +193,24 @@ struct JournalTests {
         #expect(try Data(contentsOf: file) == garbage)
     }
 
-    @Test("a new journal has 16 KiB pages; one made with 4 KiB pages keeps them, its events and its dedupe marks")
+    @Test("a new journal has 4 KiB pages; one made with 16 KiB pages keeps them, its events and its dedupe marks")
     func pageSize() async throws {
         let hangup = pbx.event(.callHungUpEvent, call: "x")
-        #expect(try open().pageSize() == 16384)
+        #expect(try open().pageSize() == 4096)
         try FileManager.default.removeItem(at: directory)
-        // A journal as an older callrelay made it (SQLite's default page size, WAL mode), then one event.
+        // A journal as callrelay made it between 2026-11-28 and 2026-12-03 (16 KiB pages, WAL mode),
+        // then one event.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             var configuration = Configuration()
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA page_size = 4096") }
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA page_size = 16384") }
             let pool = try DatabasePool(
                 path: directory.appendingPathComponent(Journal.fileName).path, configuration: configuration)
             try JournalSchema.migrator().migrate(pool)
         }
         #expect(try await open().commit([hangup]).committed.count == 1)
         let reopened = try open()
-        #expect(try reopened.pageSize() == 4096)
+        #expect(try reopened.pageSize() == 16384)
         #expect(try await reopened.commit([hangup]).duplicates.count == 1)
         #expect(try await reopened.commit([pbx.event(.callHungUpEvent, call: "y")]).committed.count == 1)
         #expect(try reopened.count() == 2)
@@ -295,6 +297,47 @@ struct JournalTests {
         #expect(try await journal.commit(Array(events.prefix(2))).duplicates.count == 2)
         let next = try await journal.commit([pbx.event(.newCallEvent, call: "new")]).committed
         #expect(next.map(\.sequence) == [4])
+    }
+
+    @Test("upgrading an older journal is announced before it starts and when it is done; a new or current one says nothing")
+    func upgradeIsAnnounced() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            let pool = try DatabasePool(path: directory.appendingPathComponent(Journal.fileName).path)
+            try JournalSchema.migrator().migrate(pool, upTo: "v5: transfer correlation in memory")
+            try await pool.write { db in
+                for call in ["a", "b", "c"] {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO events (id, tenant, type, call_id, received_at, body) VALUES (?, 'acme', 'call.started', ?, 0, '{}')",
+                        arguments: [call, call])
+                }
+            }
+        }
+        let (logger, records) = RecordingLogHandler.logger()
+        _ = try Journal(directory: directory, logger: logger)
+        let notices = records.all.filter { $0.level == .notice }
+        #expect(notices.map(\.message).map { $0.hasPrefix("upgrading the journal") } == [true, false])
+        #expect(notices.last?.message == "upgraded the journal")
+        #expect(notices.first?.metadata["upgrades"] == "v6: sequences counted by the journal")
+        #expect(notices.first?.metadata["events_at_most"] == "3")
+        #expect(notices.last?.metadata["seconds"] != nil)
+
+        // Opened again, and a journal made new: nothing to announce.
+        let (quiet, none) = RecordingLogHandler.logger()
+        _ = try Journal(directory: directory, logger: quiet)
+        _ = try Journal(directory: directory.appendingPathComponent("new"), logger: quiet)
+        #expect(none.all.isEmpty)
+
+        // Upgraded by a newer callrelay (a release rolled back): used, with a warning that names the upgrade.
+        try await DatabaseQueue(path: directory.appendingPathComponent(Journal.fileName).path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a later release')")
+        }
+        let (warned, warnings) = RecordingLogHandler.logger()
+        let rolledBack = try Journal(directory: directory, logger: warned)
+        #expect(warnings.all.map(\.level) == [.warning])
+        #expect(warnings.all.first?.metadata["unknown_upgrades"] == "v99: from a later release")
+        #expect(try await rolledBack.commit([pbx.event(.newCallEvent, call: "d")]).committed.map(\.sequence) == [4])
     }
 
     @Test("pruning every event never lets a sequence be handed out again, also after a restart")

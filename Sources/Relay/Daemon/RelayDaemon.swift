@@ -37,7 +37,8 @@ public struct RelayDaemon: Sendable {
         for tenant in configuration.tenants {
             routes[tenant.name] = tenant.webhooks.map { DeliveryRoute(tenant: tenant.name, url: $0.url, types: $0.types) }
         }
-        let journal = try Journal(directory: configuration.dataDirectory, options: configuration.journal, routes: routes)
+        let journal = try Journal(
+            directory: configuration.dataDirectory, options: configuration.journal, routes: routes, logger: logger)
         // A client (and so a connection pool) per endpoint: with a shared one, endpoints on the same
         // host (two tenants of one CRM vendor) would share its connections, and a slow one would
         // hold them all.

@@ -1,6 +1,7 @@
 import CallEvents
 import Foundation
 import GRDB
+import Logging
 import NIOConcurrencyHelpers
 
 /// The durable record of every normalized event: SQLite through GRDB, in WAL mode, in the data
@@ -13,7 +14,7 @@ import NIOConcurrencyHelpers
 public final class Journal: Sendable {
     public static let fileName = "journal.sqlite"
     /// The page size of a new journal, in bytes.
-    static let pageSize = 16384
+    static let pageSize = 4096
 
     /// The database file.
     public let path: String
@@ -32,30 +33,40 @@ public final class Journal: Sendable {
     private let transfers: TransferCorrelation
     /// Webhook endpoints by tenant.
     private let routes: [String: [DeliveryRoute]]
-    /// The highest sequence handed out, as the journal's `last_sequence` counter holds it (schema v6):
-    /// each commit numbers its rows on from here and writes the counter once, in its transaction.
-    /// Changed only by the writer, after its transaction committed.
+    /// The highest sequence handed out (schema v6): each commit numbers its rows on from here.
+    /// Changed only by the writer, after its transaction committed. At open it is the larger of the
+    /// newest row and the `last_sequence` counter, which pruning raises to the newest row before it
+    /// deletes any: only pruning removes rows, so no number is handed out twice, and a commit writes
+    /// no counter (below full load each commit holds one event, and a second page per commit
+    /// doubled what went to the write-ahead log).
     private let sequences = NIOLockedValueBox<Int64>(0)
     /// Delivery successes waiting for the writer (see ``recordDelivered(endpoint:sequence:attempts:onError:)``).
     let deliveredMarks = NIOLockedValueBox(DeliveredMarks())
 
-    /// Opens the journal of `directory`, creating it for a writer.
+    /// Opens the journal of `directory`, creating it for a writer, and upgrades a journal an older
+    /// callrelay wrote.
     ///
-    /// - Parameter create: false for readers such as `tail`: a missing journal is an error, not a new
-    ///   empty one.
+    /// - Parameters:
+    ///   - create: false for readers such as `tail`: a missing journal is an error, not a new empty
+    ///     one, and an older one is read as it is.
     ///   - routes: the webhook endpoints of each tenant; each committed event gets a pending delivery
     ///     per endpoint that wants it, in the same transaction.
+    ///   - logger: where an upgrade of the journal's schema is announced (it can take minutes).
     public convenience init(
-        directory: URL, options: JournalOptions = .init(), create: Bool = true, routes: [String: [DeliveryRoute]] = [:]
+        directory: URL, options: JournalOptions = .init(), create: Bool = true, routes: [String: [DeliveryRoute]] = [:],
+        logger: Logger = Journal.silentLogger
     ) throws(JournalError) {
-        try self.init(directory: directory, options: options, create: create, routes: routes, sync: nil)
+        try self.init(directory: directory, options: options, create: create, routes: routes, logger: logger, sync: nil)
     }
+
+    /// Logs nothing: readers and tests open journals without telling anyone.
+    public static let silentLogger = Logger(label: "callrelay.journal") { _ in SwiftLogNoOpLogHandler() }
 
     /// - Parameter sync: syncs the write-ahead log (tests make it fail or wait); by default
     ///   `fdatasync` with durability `full`, nothing with `normal`.
     init(
         directory: URL, options: JournalOptions, create: Bool, routes: [String: [DeliveryRoute]],
-        sync: WALSyncer.Sync?
+        logger: Logger = Journal.silentLogger, sync: WALSyncer.Sync?
     ) throws(JournalError) {
         let path = directory.appendingPathComponent(Self.fileName).path
         self.path = path
@@ -79,10 +90,10 @@ public final class Journal: Sendable {
             // (the deliveries' indexes, the events' last pages) stay in memory.
             try db.execute(sql: "PRAGMA cache_size = -32768")
             // Only a new journal takes it (a journal in WAL mode keeps the page size it was made with).
-            // Every page a commit changes is written twice, to the log and by the checkpoint to the
-            // database, each with its own system calls: 16 KiB pages hold ~16 events each and made the
-            // pipeline benchmark ~10 % faster than 4 KiB ones and its p99 at 5,000/s a third; a commit
-            // of one event writes a whole page, which costs ~0.1 ms at 1,000/s.
+            // Below full load each commit holds one event and writes every page it touched to the log
+            // whole: with a webhook, about ten (the event, the delivery row and its indexes, then its
+            // outcome). 16 KiB pages made that 144 KB of log per event, 4 KiB ones 42 KB; 16 KiB
+            // pages were only ~8 % faster at full load, which is rare and meets the target either way.
             try db.execute(sql: "PRAGMA page_size = \(Self.pageSize)")
             // The checkpointer does it, off the commit path.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
@@ -94,15 +105,14 @@ public final class Journal: Sendable {
             // Reading the schema makes SQLite read the header: a file that is not a database fails here.
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
             if create {
-                try JournalSchema.migrator().migrate(pool)
+                try Self.migrate(pool, path: path, logger: logger)
                 let (deduplication, transfers) = (self.deduplication, self.transfers)
                 let now = Date().timeIntervalSince1970
                 try pool.read { db in
                     try deduplication.load(from: db, now: now)
                     try transfers.load(from: db, now: now)
                 }
-                // The newest row as well, should anything have inserted without counting (an older
-                // callrelay on this journal): a sequence handed out twice would refuse every commit.
+                // See `sequences`: the counter covers what pruning deleted, the rows the rest.
                 let last = try pool.read { db in
                     max(try Int64.fetchOne(db, sql: Self.lastSequenceSQL) ?? 0, try Self.newestSequence(db))
                 }
@@ -128,6 +138,45 @@ public final class Journal: Sendable {
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
+    }
+
+    /// Brings the schema up to date. Upgrading a journal an older callrelay wrote can rewrite the
+    /// events table (v6 copies it: about 6 s per million events, and free disk the size of the
+    /// journal), so a daemon that seems stuck at start says why, and how long it took.
+    private static func migrate(_ pool: DatabasePool, path: String, logger: Logger) throws {
+        let migrator = JournalSchema.migrator()
+        let (pending, unknown, events) = try pool.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            let pending = migrator.migrations.filter { !applied.contains($0) }
+            let unknown = applied.subtracting(migrator.migrations).sorted()
+            // Counting the rows would read the whole table; the sequences bound it without reading it.
+            let events =
+                try db.tableExists("events")
+                ? try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM events") ?? 0 : 0
+            return (pending, unknown, events)
+        }
+        if !unknown.isEmpty {
+            // A rolled-back release is not refused: v6 left a schema the versions before it can still
+            // write, though v4 did not (it dropped a table they wrote to). If a commit fails, this
+            // line says why.
+            logger.warning(
+                "the journal was upgraded by a newer callrelay; using it as it is, which may fail",
+                metadata: ["path": "\(path)", "unknown_upgrades": "\(unknown.joined(separator: "; "))"])
+        }
+        // A new journal (nothing applied yet) is created, not upgraded.
+        guard !pending.isEmpty, pending.count < migrator.migrations.count else {
+            try migrator.migrate(pool)
+            return
+        }
+        let metadata: Logger.Metadata = [
+            "path": "\(path)", "upgrades": "\(pending.joined(separator: "; "))", "events_at_most": "\(events)",
+        ]
+        logger.notice("upgrading the journal written by an older callrelay; this can take minutes", metadata: metadata)
+        let start = ContinuousClock.now
+        try migrator.migrate(pool)
+        let seconds = (ContinuousClock.now - start) / .seconds(1)
+        logger.notice(
+            "upgraded the journal", metadata: metadata.merging(["seconds": "\(String(format: "%.1f", seconds))"]) { $1 })
     }
 
     private static func openError(path: String, _ error: DatabaseError) -> JournalError {
@@ -256,10 +305,6 @@ public final class Journal: Sendable {
                 _ = try append(transfer, to: &lines)
             }
         }
-        if let last = stored.last?.sequence {
-            try db.cachedStatement(sql: "UPDATE journal_counters SET value = ? WHERE name = 'last_sequence'")
-                .execute(arguments: [last])
-        }
         let shared = JournalLines(lines)
         outcome.committed = stored.map { JournalEntry(sequence: $0.sequence, event: $0.event, lines: shared, range: $0.range) }
         return outcome
@@ -278,6 +323,11 @@ public final class Journal: Sendable {
                 try Int64.fetchOne(
                     db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
                 ?? Int64.max
+            // The rows about to go may include the newest: their numbers must stay handed out.
+            try db.execute(
+                sql:
+                    "UPDATE journal_counters SET value = max(value, (SELECT coalesce(max(seq), 0) FROM events)) WHERE name = 'last_sequence'"
+            )
             try db.execute(
                 sql: """
                     DELETE FROM events WHERE seq < ? AND received_at < ?

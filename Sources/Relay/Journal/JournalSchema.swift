@@ -71,9 +71,10 @@ enum JournalSchema {
         }
         migrator.registerMigration("v6: sequences counted by the journal") { db in
             // `AUTOINCREMENT` read and rewrote its counter in `sqlite_sequence` at every insert, about
-            // 1 µs of the row's 2.5. The journal now numbers the rows itself and keeps the highest
-            // number handed out here, written once per commit: pruning every event must never let a
-            // number be handed out twice (cursors of `tail --follow` and of deliveries hold them).
+            // 1 µs of the row's 2.5. The journal now numbers the rows itself and keeps here the
+            // highest number pruning took away (see `Journal.sequences`): pruning every event must
+            // never let a number be handed out twice (cursors of `tail --follow` and of deliveries
+            // hold them).
             // The table is rebuilt, as SQLite cannot drop `AUTOINCREMENT` from one in place.
             try db.execute(
                 sql: """
