@@ -340,6 +340,16 @@ struct JournalTests {
         #expect(try await rolledBack.commit([pbx.event(.newCallEvent, call: "d")]).committed.map(\.sequence) == [4])
     }
 
+    @Test("a new journal, its log and its directory give others no access")
+    func noAccessForOthers() async throws {
+        let journal = try open()
+        #expect(try await journal.commit([pbx.event(.newCallEvent, call: "a")]).committed.count == 1)
+        for path in [directory.path, journal.path, journal.path + "-wal", journal.path + "-shm"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+            #expect(mode.map { $0 & 0o007 } == 0, "\(path): \(String(mode ?? 0, radix: 8))")
+        }
+    }
+
     @Test("pruning every event never lets a sequence be handed out again, also after a restart")
     func sequencesAfterPruningEverything() async throws {
         let options = JournalOptions(retention: .seconds(3600))

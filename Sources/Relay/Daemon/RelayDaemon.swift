@@ -32,7 +32,8 @@ public struct RelayDaemon: Sendable {
         sinks extraSinks: [any EventSink] = []
     ) throws {
         let gate = ConnectGate(limit: connectLimit)
-        try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         var routes: [String: [DeliveryRoute]] = [:]
         for tenant in configuration.tenants {
             routes[tenant.name] = tenant.webhooks.map { DeliveryRoute(tenant: tenant.name, url: $0.url, types: $0.types) }

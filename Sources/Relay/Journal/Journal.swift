@@ -77,9 +77,21 @@ public final class Journal: Sendable {
             window: options.transferWindow.seconds, maxEntries: options.transferMaxEntries)
         if !create, !FileManager.default.fileExists(atPath: path) { throw .missing(path: path) }
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         } catch {
             throw .cannotOpen(path: path, reason: error.localizedDescription)
+        }
+        // Every caller's number is in here. SQLite would create the file readable by everyone (0644
+        // less the umask) and gives its log and index the file's mode, so a new journal is made
+        // first, empty (which SQLite takes as a new database), with no access for others.
+        if create {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            if descriptor >= 0 {
+                close(descriptor)
+            } else if errno != EEXIST {
+                throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            }
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)

@@ -539,12 +539,21 @@ public final class WebhookDeliverer: EventSink {
         guard let downSince else { return }
         do {
             let moved = try await journal.expediteRetries(endpoint: key)
-            logger.notice(
+            let down = downSince.duration(to: .now)
+            logger.log(
+                level: Self.recoveryLevel(down: down, movedRetries: moved),
                 "the endpoint answers again; its waiting retries go now",
-                metadata: ["down": "\(downSince.duration(to: .now))", "retries": "\(moved)"])
+                metadata: ["down": "\(down)", "retries": "\(moved)"])
         } catch {
             logger.error("cannot move the waiting retries up", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// How loudly a recovery is logged. A lone 5xx between successes (a CRM that fails one request
+    /// in fifty) marks the endpoint down until the next answer, a few milliseconds later: a notice
+    /// for each would bury the real outages, and its failure was logged already.
+    static func recoveryLevel(down: Duration, movedRetries: Int) -> Logger.Level {
+        movedRetries > 0 || down >= .seconds(1) ? .notice : .debug
     }
 
     /// From now until just after `date`, at least a millisecond.
