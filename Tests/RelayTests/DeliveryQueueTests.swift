@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CallEvents
 import Foundation
+import GRDB
 import Logging
 import NIOConcurrencyHelpers
 import TestSupport
@@ -81,6 +82,50 @@ struct DeliveryQueueTests {
         let next = try #require(try await journal.nextDue(endpoint: endpoint))
         #expect(abs(next.timeIntervalSince(retryAt)) < 0.01)
         #expect(try journal.backlog().first?.lastError == "HTTP 500")
+    }
+
+    @Test(
+        "pruning keeps an old event while any endpoint still owes it (pending or dead), and takes its deliveries along once it goes"
+    )
+    func pruneKeepsOwedEvents() async throws {
+        let other = DeliveryRoute(tenant: "acme", url: "https://other.example.com/hooks", types: [])
+        let journal = try Journal(
+            directory: directory, options: .init(retention: .seconds(3600)), routes: ["acme": [route, other]])
+        let old = Date().addingTimeInterval(-7200)
+        let events = ["both", "owed", "dead", "new"].map {
+            pbx.event(.newCallEvent, call: $0, received: $0 == "new" ? Date() : old)
+        }
+        let sequences = try await journal.commit(events).committed.map(\.sequence)
+        func delivered(_ endpoint: String, _ index: Int) async {
+            await journal.waitUntilRecorded(
+                journal.recordDelivered(endpoint: endpoint, sequence: sequences[index], attempts: 1) { error in
+                    Issue.record("\(error)")
+                })
+        }
+        await delivered(endpoint, 0)
+        await delivered(other.endpoint, 0)
+        await delivered(endpoint, 1)
+        try await journal.markFailed(endpoint: endpoint, sequence: sequences[2], attempts: 8, error: "500", retryAt: nil)
+        await delivered(other.endpoint, 2)
+        func rows() throws -> [Int64: Int] {
+            try journal.read { db in
+                try Dictionary(
+                    Row.fetchAll(db, sql: "SELECT seq, count(*) FROM deliveries GROUP BY seq").map {
+                        ($0[0] as Int64, $0[1] as Int)
+                    }, uniquingKeysWith: +)
+            }
+        }
+
+        try await journal.prune()
+        #expect(try journal.entries(after: 0).map(\.sequence) == Array(sequences[1...]), "owed, dead and new are kept")
+        #expect(try rows() == [sequences[1]: 2, sequences[2]: 2, sequences[3]: 2], "the first event's deliveries went with it")
+
+        // Delivered at last: the next prune takes both events and all their deliveries.
+        await delivered(other.endpoint, 1)
+        await delivered(endpoint, 2)
+        try await journal.prune()
+        #expect(try journal.entries(after: 0).map(\.sequence) == [sequences[3]])
+        #expect(try rows() == [sequences[3]: 2])
     }
 
     @Test("a recovery is a notice after an outage or when retries waited, and only debug after a lone failed request")

@@ -340,15 +340,41 @@ public final class Journal: Sendable {
                 sql:
                     "UPDATE journal_counters SET value = max(value, (SELECT coalesce(max(seq), 0) FROM events)) WHERE name = 'last_sequence'"
             )
-            try db.execute(
+            // Everything below reads only the old rows, endpoint by endpoint through `deliveries_pending`
+            // (endpoint, state, seq). Queries over every endpoint's deliveries at once read the whole
+            // table or index: with 2 million delivered rows that held the writer for 0.4 s every minute,
+            // and a week's retention at 100 events/s is 60 million.
+            let endpoints = try Self.deliveryEndpoints(db)
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS prune_owed (seq INTEGER PRIMARY KEY); DELETE FROM prune_owed")
+            let owed = try db.cachedStatement(
                 sql: """
-                    DELETE FROM events WHERE seq < ? AND received_at < ?
-                      AND seq NOT IN (SELECT seq FROM deliveries WHERE state <> 'delivered')
-                    """,
-                arguments: [keep, cutoff])
+                    INSERT OR IGNORE INTO prune_owed SELECT seq FROM deliveries INDEXED BY deliveries_pending
+                    WHERE endpoint = ? AND state IN ('pending', 'dead') AND seq < ?
+                    """)
+            for endpoint in endpoints { try owed.execute(arguments: [endpoint, keep]) }
             try db.execute(
-                sql: "DELETE FROM deliveries WHERE state = 'delivered' AND seq NOT IN (SELECT seq FROM events)")
+                sql: "DELETE FROM events WHERE seq < ? AND received_at < ? AND seq NOT IN (SELECT seq FROM prune_owed)",
+                arguments: [keep, cutoff])
+            // The deliveries of the events that went: delivered, old, and their event is not among the
+            // old ones kept.
+            let gone = try db.cachedStatement(
+                sql: """
+                    DELETE FROM deliveries INDEXED BY deliveries_pending
+                    WHERE endpoint = ? AND state = 'delivered' AND seq < ? AND seq NOT IN (SELECT seq FROM events WHERE seq < ?)
+                    """)
+            for endpoint in endpoints { try gone.execute(arguments: [endpoint, keep, keep]) }
         }
+    }
+
+    /// Every endpoint with deliveries on record, one index seek each (`SELECT DISTINCT` would read
+    /// every row): the configured ones and any a former configuration left.
+    private static func deliveryEndpoints(_ db: Database) throws -> [String] {
+        var endpoints: [String] = []
+        let next = try db.cachedStatement(sql: "SELECT endpoint FROM deliveries WHERE endpoint > ? ORDER BY endpoint LIMIT 1")
+        while let endpoint = try String.fetchOne(next, arguments: [endpoints.last ?? ""]) {
+            endpoints.append(endpoint)
+        }
+        return endpoints
     }
 
     /// Up to `limit` events after `sequence` that match `filter`, oldest first; with `newest`, the
