@@ -25,16 +25,24 @@ public struct DeadLetter: Codable, Sendable, Equatable {
 
 /// `dead-letters.jsonl` in the data directory: one malformed message per line.
 public actor DeadLetterFile {
-    public let url: URL
+    public nonisolated let url: URL
+    /// Past this, the file is moved to `dead-letters.jsonl.1` (replacing the one before) and starts
+    /// over.
+    public nonisolated let maxBytes: Int
 
-    public init(dataDirectory: URL) {
+    /// - Parameter maxBytes: 64 MiB by default. A PBX whose every message became unreadable (a new
+    ///   format) would otherwise fill the disk the journal needs; the newest letters are the ones
+    ///   that show what changed.
+    public init(dataDirectory: URL, maxBytes: Int = 64 << 20) {
         url = dataDirectory.appendingPathComponent("dead-letters.jsonl")
+        self.maxBytes = maxBytes
     }
 
     public func keep(_ letter: DeadLetter) throws {
-        try JSONLines.append(letter, to: url)
+        try JSONLines.append(letter, to: url, maxBytes: maxBytes)
     }
 
+    /// Every letter still on record (this file and the one before), oldest first.
     public nonisolated func all() throws -> [DeadLetter] {
         try JSONLines.read(DeadLetter.self, from: url)
     }

@@ -20,24 +20,31 @@ public struct Gap: Codable, Sendable, Equatable {
 
 /// Appends gaps to `gaps.jsonl` in the data directory, one JSON object per line, and reads them back.
 public actor GapLog {
-    public let url: URL
+    public nonisolated let url: URL
+    /// Past this, the file is moved to `gaps.jsonl.1` (replacing the one before) and starts over.
+    public nonisolated let maxBytes: Int
 
-    public init(dataDirectory: URL) {
+    /// - Parameter maxBytes: 16 MiB by default, some 80,000 gaps: a connection that drops every few
+    ///   seconds for weeks must not fill the disk the journal needs.
+    public init(dataDirectory: URL, maxBytes: Int = 16 << 20) {
         url = dataDirectory.appendingPathComponent("gaps.jsonl")
+        self.maxBytes = maxBytes
     }
 
     public func record(_ gap: Gap) throws {
-        try JSONLines.append(gap, to: url)
+        try JSONLines.append(gap, to: url, maxBytes: maxBytes)
     }
 
-    /// Every gap recorded, oldest first; lines that do not parse are skipped.
+    /// Every gap still on record (this file and the one before), oldest first; lines that do not
+    /// parse are skipped.
     public nonisolated func all(tenant: String? = nil) throws -> [Gap] {
         try JSONLines.read(Gap.self, from: url).filter { tenant == nil || $0.tenant == tenant }
     }
 }
 
 /// A line-per-record JSON file, appended with one write per record so a crash loses at most the
-/// record being written, never earlier ones.
+/// record being written, never earlier ones. Bounded: past its size it becomes `NAME.1` (the one
+/// before is dropped) and a new file starts, so at most twice the bound is kept.
 enum JSONLines {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -46,23 +53,37 @@ enum JSONLines {
         return encoder
     }()
 
-    static func append<T: Encodable>(_ value: T, to url: URL) throws {
+    static func append<T: Encodable>(_ value: T, to url: URL, maxBytes: Int) throws {
         var data = try encoder.encode(value)
         data.append(0x0A)
         let directory = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        func openFile() throws -> Int32 {
+            let descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
+            return descriptor
+        }
+        var descriptor = try openFile()
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_size > 0, Int(status.st_size) + data.count > maxBytes {
+            close(descriptor)
+            rename(url.path, url.path + ".1")
+            descriptor = try openFile()
+        }
         defer { close(descriptor) }
         let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == data.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
     }
 
+    /// The records of the file before (`NAME.1`) and then of this one.
     static func read<T: Decodable>(_ type: T.Type, from url: URL) throws -> [T] {
-        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        let text = try String(contentsOf: url, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
+        return try [URL(fileURLWithPath: url.path + ".1"), url].flatMap { file -> [T] in
+            guard FileManager.default.fileExists(atPath: file.path) else { return [] }
+            let text = try String(contentsOf: file, encoding: .utf8)
+            return text.split(separator: "\n").compactMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
+        }
     }
 }
