@@ -1,5 +1,6 @@
 import CallEvents
 import Foundation
+import Logging
 import Testing
 import Xelion
 
@@ -69,5 +70,40 @@ struct LogStreamTests {
         #expect(written.allSatisfy { $0.contains("acme  call.started") && $0.contains("+31201234567 → anna") })
         #expect(!written.joined().contains("\u{1B}["))
         #expect(PrettyEventFormat(colour: true).line(entries(1)[0].event).contains("\u{1B}[36m"))
+    }
+
+    @Test("a stream that cannot be written (a full disk) is said once, with the reason, not once per batch")
+    func fullDisk() throws {
+        let (logger, records) = RecordingLogHandler.logger()
+        // Every write to /dev/full fails with ENOSPC.
+        let sink = try LogStreamSink(path: "/dev/full", format: .json, logger: logger)
+        for batch in 0..<5 { sink.write(entries(2, from: batch * 2)) }
+        let warnings = records.all.filter { $0.level == .warning }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.metadata["error"] == "\(String(cString: strerror(ENOSPC)))")
+        #expect(warnings.first?.metadata["path"] == "/dev/full")
+    }
+
+    @Test("when its file can be written again, the stream goes on with whole lines and says how many events it lacks")
+    func recovers() throws {
+        let (logger, records) = RecordingLogHandler.logger()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let sink = try LogStreamSink(path: path, format: .json, maxBytes: 1_000, keep: 1, logger: logger)
+        sink.write(entries(2))
+        // The directory goes: the rotation that comes due cannot open a new file.
+        try FileManager.default.removeItem(at: directory)
+        sink.write(entries(2, from: 2))
+        sink.write(entries(3, from: 4))
+        #expect(records.all.map(\.level) == [.warning])
+        // Back: the next batch opens the file again.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        sink.write(entries(2, from: 7))
+        #expect(records.all.map(\.level) == [.warning, .notice])
+        #expect(records.all.last?.metadata["events_left_out"] == "5")
+        let written = lines(path)
+        #expect(written.count == 2)
+        for line in written { #expect(try CallEvent.decode(json: line).type == .started, "whole lines") }
+        #expect(written.last?.contains(#""call_id":"call-8""#) == true)
     }
 }

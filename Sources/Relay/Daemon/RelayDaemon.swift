@@ -63,7 +63,9 @@ public struct RelayDaemon: Sendable {
         if logStream {
             let settings = configuration.logStream
             sinks.insert(
-                try LogStreamSink(path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep),
+                try LogStreamSink(
+                    path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep,
+                    logger: logger),
                 at: 0)
         }
         let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger)

@@ -9,9 +9,12 @@ final class RotatingFile: @unchecked Sendable {
     let keep: Int
     private var descriptor: Int32 = -1
     private var size = 0
+    /// A write failed part way: the next one starts with a line break, so that the half line stays
+    /// one bad line instead of spoiling the next.
+    private var halfLine = false
 
     /// `path` "-" is standard output, which never rotates.
-    init(path: String, maxBytes: Int, keep: Int) throws {
+    init(path: String, maxBytes: Int, keep: Int) throws(LogStreamError) {
         self.path = path
         self.maxBytes = maxBytes
         self.keep = max(keep, 0)
@@ -22,7 +25,7 @@ final class RotatingFile: @unchecked Sendable {
         if descriptor > 2 { close(descriptor) }
     }
 
-    private func open() throws {
+    private func open() throws(LogStreamError) {
         if path == "-" {
             descriptor = STDOUT_FILENO
             return
@@ -36,23 +39,40 @@ final class RotatingFile: @unchecked Sendable {
 
     var isTerminal: Bool { isatty(descriptor) == 1 }
 
-    func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if path != "-", maxBytes > 0, size > 0, size + bytes.count > maxBytes { rotate() }
-        size += bytes.count
-        guard let base = bytes.baseAddress else { return }
+    /// Writes `bytes` whole, or returns why not (a full disk, a closed pipe, a file that could not be
+    /// opened again after a rotation). The journal still has every event; the next write tries again,
+    /// reopening the file if it has to.
+    func write(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        if descriptor < 0 {
+            do { try open() } catch { return error.reason }
+        }
+        if path != "-", maxBytes > 0, size > 0, size + bytes.count > maxBytes {
+            if let failure = rotate() { return "cannot open it again after rotating: \(failure)" }
+        }
+        if halfLine {
+            var newline = UInt8(ascii: "\n")
+            guard Foundation.write(descriptor, &newline, 1) == 1 else { return String(cString: strerror(errno)) }
+            halfLine = false
+            size += 1
+        }
+        guard let base = bytes.baseAddress else { return nil }
         var offset = 0
         while offset < bytes.count {
             let written = Foundation.write(descriptor, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                return  // a closed pipe or full disk: the journal still has every event
+                halfLine = offset > 0
+                return String(cString: strerror(errno))
             }
             offset += written
+            size += written
         }
+        return nil
     }
 
-    private func rotate() {
+    private func rotate() -> String? {
         close(descriptor)
+        descriptor = -1
         if keep == 0 {
             unlink(path)
         } else {
@@ -63,7 +83,8 @@ final class RotatingFile: @unchecked Sendable {
             rename(path, "\(path).1")
         }
         size = 0
-        do { try open() } catch { descriptor = -1 }
+        do { try open() } catch { return error.reason }
+        return nil
     }
 }
 
