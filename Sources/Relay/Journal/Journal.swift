@@ -59,7 +59,8 @@ public final class Journal: Sendable {
         try self.init(directory: directory, options: options, create: create, routes: routes, logger: logger, sync: nil)
     }
 
-    /// Logs nothing: readers and tests open journals without telling anyone.
+    /// Logs nothing: the default wherever a caller gives no logger (readers such as `tail`, tests,
+    /// benchmarks).
     public static let silentLogger = Logger(label: "callrelay.journal") { _ in SwiftLogNoOpLogHandler() }
 
     /// - Parameter sync: syncs the write-ahead log (tests make it fail or wait); by default
