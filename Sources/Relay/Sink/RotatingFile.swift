@@ -83,6 +83,7 @@ final class RotatingFile: @unchecked Sendable {
             rename(path, "\(path).1")
         }
         size = 0
+        halfLine = false  // the half line stays in the file rotated away
         do { try open() } catch { return error.reason }
         return nil
     }
