@@ -32,8 +32,7 @@ public struct RelayDaemon: Sendable {
         sinks extraSinks: [any EventSink] = []
     ) throws {
         let gate = ConnectGate(limit: connectLimit)
-        try FileManager.default.createDirectory(
-            at: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        try DataDirectory.create(configuration.dataDirectory)
         var routes: [String: [DeliveryRoute]] = [:]
         for tenant in configuration.tenants {
             routes[tenant.name] = tenant.webhooks.map { DeliveryRoute(tenant: tenant.name, url: $0.url, types: $0.types) }

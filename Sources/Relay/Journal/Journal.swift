@@ -78,8 +78,7 @@ public final class Journal: Sendable {
             window: options.transferWindow.seconds, maxEntries: options.transferMaxEntries)
         if !create, !FileManager.default.fileExists(atPath: path) { throw .missing(path: path) }
         do {
-            try FileManager.default.createDirectory(
-                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try DataDirectory.create(directory)
         } catch {
             throw .cannotOpen(path: path, reason: error.localizedDescription)
         }
@@ -87,7 +86,7 @@ public final class Journal: Sendable {
         // less the umask) and gives its log and index the file's mode, so a new journal is made
         // first, empty (which SQLite takes as a new database), with no access for others.
         if create {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, DataDirectory.fileMode)
             if descriptor >= 0 {
                 close(descriptor)
             } else if errno != EEXIST {

@@ -68,15 +68,14 @@ public final class LogStreamSink: EventSink {
                 return nil
             }
         }
+        guard let change else { return }
         let stream = path == "-" ? "standard output" : path
         switch change {
-        case nil:
-            break
-        case .failed(let reason)?:
+        case .failed(let reason):
             logger.warning(
                 "cannot write the log stream; its events are left out until it can be written again (the journal and `callrelay tail` have them)",
                 metadata: ["path": "\(stream)", "error": "\(reason)"])
-        case .recovered(let since, let skipped)?:
+        case .recovered(let since, let skipped):
             logger.notice(
                 "the log stream is written again; it lacks the events left out meanwhile (`callrelay tail --since` shows them)",
                 metadata: [

@@ -57,10 +57,9 @@ enum JSONLines {
         var data = try encoder.encode(value)
         data.append(0x0A)
         let directory = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(
-            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        try DataDirectory.create(directory)
         func openFile() throws -> Int32 {
-            let descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            let descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, DataDirectory.fileMode)
             guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
             return descriptor
         }
