@@ -228,7 +228,7 @@ struct JSONWriter: ~Copyable {
         switch value {
         case .null: raw("null")
         case .bool(let flag): flag ? raw("true") : raw("false")
-        case .number(let number): self.number(number.isFinite ? number : 0)
+        case .number(let number): raw(number.text)
         case .string(let string): self.string(string)
         case .array(let elements):
             bytes.append(UInt8(ascii: "["))

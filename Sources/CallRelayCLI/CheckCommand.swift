@@ -14,6 +14,9 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try loadConfiguration(config)
+        for warning in configuration.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         let names = configuration.tenants.map(\.name).joined(separator: ", ")
         print(
             "\(config): OK, \(configuration.tenants.count) tenant\(configuration.tenants.count == 1 ? "" : "s") (\(names)), data in \(configuration.dataDirectory.path)"

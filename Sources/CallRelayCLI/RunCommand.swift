@@ -27,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let configuration = try loadConfiguration(config)
         let logger = Logger(label: "callrelay")
+        for warning in configuration.warnings {
+            logger.warning("configuration: \(warning.key) \(warning.reason)", metadata: ["file": "\(warning.file)"])
+        }
         let relay: RelayDaemon
         do {
             relay = try RelayDaemon(configuration: configuration, logger: logger)

@@ -9,7 +9,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     public var requestTarget: String
 
     public init(_ string: String) throws(WebSocketError) {
-        let invalid = { (reason: String) in WebSocketError.invalidURL(string, reason: reason) }
+        let invalid = { (reason: String) in WebSocketError.invalidURL(Self.redacted(string), reason: reason) }
         let lowered = string.lowercased()
         let rest: Substring
         if lowered.hasPrefix("wss://") {
@@ -71,5 +71,19 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         return port == (isSecure ? 443 : 80) ? name : "\(name):\(port)"
     }
 
-    public var description: String { "\(isSecure ? "wss" : "ws")://\(hostHeader)\(requestTarget)" }
+    /// Scheme, host and port; the path and query, which may carry a credential (a PBX's single-use
+    /// socket URL does), are shown as `/…`.
+    public var description: String { "\(isSecure ? "wss" : "ws")://\(hostHeader)\(requestTarget == "/" ? "/" : "/…")" }
+
+    /// `text` cut after its authority (user information dropped), for an error or a log line: the path and
+    /// query of a socket URL may be a credential.
+    public static func redacted(_ text: String) -> String {
+        guard let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") else { return text.isEmpty ? "" : "…" }
+        let scheme = text[..<colon]
+        let rest = text[text.index(colon, offsetBy: 3)...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        return "\(scheme)://\(authority)\(authorityEnd == rest.endIndex ? "" : "/…")"
+    }
 }

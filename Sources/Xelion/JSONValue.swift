@@ -4,7 +4,7 @@ import Foundation
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
-    case number(Double)
+    case number(JSONNumber)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -16,7 +16,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
+            self = .number(JSONNumber(value))
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {
@@ -32,10 +32,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if value.rounded() == value, abs(value) < 1e15 {
-                try container.encode(Int64(value))
+            if let whole = value.integer {
+                try container.encode(whole)
             } else {
-                try container.encode(value)
+                try container.encode(value.double)
             }
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
@@ -48,21 +48,24 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public var text: String? {
         switch self {
         case .string(let value): return value
-        case .number(let value):
-            return value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        case .number(let value): return value.integer.map(String.init) ?? value.text
         case .bool(let value): return value ? "true" : "false"
         default: return nil
         }
     }
 
-    /// The value as a whole number, leniently: numbers, and strings that hold one.
+    /// The value as a whole number, leniently: numbers, and strings that hold one. Nil for anything
+    /// that does not fit an `Int` exactly (`1e300`, `99999999999999999999`, `1.5`): such a value
+    /// stays in the event's `raw` as it came, and out of its typed fields.
     public var integer: Int? {
         switch self {
-        case .number(let value): return value.rounded() == value && abs(value) < 1e15 ? Int(value) : nil
+        case .number(let value): return value.integer
         case .string(let value):
             if let whole = Int(value) { return whole }
             let trimmed = value.trimmingCharacters(in: .whitespaces)
-            return Int(trimmed) ?? Double(trimmed).flatMap { $0.rounded() == $0 ? Int($0) : nil }
+            if let whole = Int(trimmed) { return whole }
+            guard let number = Double(trimmed), number.rounded() == number, abs(number) < 1e15 else { return nil }
+            return Int(exactly: number)
         default: return nil
         }
     }
@@ -78,7 +81,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByNilLiteral, Expres
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(nilLiteral: ()) { self = .null }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(integerLiteral value: Int) { self = .number(JSONNumber(value)) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {

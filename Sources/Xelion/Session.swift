@@ -98,6 +98,9 @@ public actor XelionSession {
         guard let url = answer["object"]?.text, url.hasPrefix("ws") else {
             throw .invalidResponse("me/websocket did not return a ws:// or wss:// URL")
         }
+        // The URL is a credential of its own and the socket carries every caller's number: a PBX
+        // reached over TLS must not send them in clear.
+        try Self.checkSocketURL(url, baseURL: credentials.baseURL)
         return url
     }
 
@@ -166,6 +169,11 @@ public actor XelionSession {
         let value =
             body.readableBytes == 0
             ? JSONValue.null : JSONValue(json: String(decoding: body.readableBytesView, as: UTF8.self))
+        if (300..<400).contains(status) {
+            // Never followed (the login carries the password): the configured URL is wrong or moved.
+            let location = headers.first(name: "Location").map(Self.withoutQuery) ?? "nowhere"
+            throw .rejected(status: status, code: nil, message: "redirect to \(location) not followed; check the PBX url")
+        }
         guard (200..<300).contains(status) else {
             let retryAfter = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
             throw XelionError.from(
@@ -177,6 +185,19 @@ public actor XelionSession {
         }
         guard let value else { throw .invalidResponse("\(path) answered \(status) with a body that is not JSON") }
         return value
+    }
+
+    /// Refuses a `ws://` socket URL from a PBX configured over `https://`.
+    public static func checkSocketURL(_ url: String, baseURL: String) throws(XelionError) {
+        if baseURL.lowercased().hasPrefix("https://"), !url.lowercased().hasPrefix("wss://") {
+            throw .invalidResponse(
+                "me/websocket returned a ws:// URL for a PBX reached over https://; refusing a socket in clear")
+        }
+    }
+
+    /// A URL without its query and fragment, which may carry a token.
+    static func withoutQuery(_ url: String) -> String {
+        String(url.prefix { $0 != "?" && $0 != "#" })
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -265,3 +265,121 @@ struct ConfigurationTests {
         #expect(problems("- a\n- b").first?.reason.contains("mapping") == true)
     }
 }
+
+/// A careless configuration is refused at start with its place and reason, or warned about; it
+/// never crashes `check` and never prints a secret.
+@Suite("Configuration: refused and warned")
+struct ConfigurationSafetyTests {
+    let base = URL(fileURLWithPath: "/etc/callrelay")
+    let environment = ["ACME_PW": "pw", "HOOK": ConfigurationTests.webhookSecret]
+
+    func parse(_ yaml: String) throws(ConfigurationError) -> RelayConfiguration {
+        try ConfigurationLoader(environment: environment).parse(yaml, file: "c.yaml", baseDirectory: base)
+    }
+
+    func problems(_ yaml: String) -> [ConfigurationProblem] {
+        do {
+            _ = try parse(yaml)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    func tenant(url: String = "https://pbx.example.com/api/v1/acme/", webhooks: String = "") -> String {
+        """
+        tenants:
+          - name: acme
+            xelion:
+              url: \(url)
+              username: admin
+              password_env: ACME_PW
+        \(webhooks)
+        """
+    }
+
+    @Test("sizes and durations that overflow, or are negative, are located problems, not a crash")
+    func overflow() throws {
+        for (key, value) in [
+            ("max_size", "99999999999TiB"), ("max_size", "-5"), ("max_size", "-1MiB"), ("max_size", "9223372036854775807KiB"),
+        ] {
+            let found = problems("log_stream:\n  \(key): \(value)\n" + tenant())
+            #expect(found.map(\.key) == ["log_stream.\(key)"], "\(value): \(found)")
+        }
+        for value in ["9223372036854775807d", "106751991167301d", "999999999999h", "-1s"] {
+            let found = problems("journal:\n  retention: \(value)\n" + tenant())
+            #expect(found.map(\.key) == ["journal.retention"], "\(value): \(found)")
+        }
+        let hook = """
+                webhooks:
+                  - url: https://crm.example.com/hooks
+                    secret_env: HOOK
+                    timeout: 9223372036s
+            """
+        #expect(problems(tenant(webhooks: hook)).map(\.key) == ["tenants[0].webhooks[0].timeout"])
+        #expect(try parse("log_stream:\n  max_size: 1TiB\n" + tenant()).logStream.maxBytes == 1 << 40)
+    }
+
+    @Test("the same webhook URL twice for one tenant is refused, naming the second")
+    func duplicateEndpoint() {
+        let hooks = """
+                webhooks:
+                  - url: https://crm.example.com/hooks
+                    secret_env: HOOK
+                    types: [call.started]
+                  - url: https://crm.example.com/hooks
+                    secret_env: HOOK
+                    types: [call.ended]
+            """
+        let found = problems(tenant(webhooks: hooks))
+        #expect(found.map(\.key) == ["tenants[0].webhooks[1].url"], "\(found)")
+        #expect(found.first?.reason.contains("listed twice") == true)
+        #expect(found.first?.line == 11)
+    }
+
+    @Test("a YAML syntax error gives its position and problem, never the line's text")
+    func yamlErrorQuotesNothing() {
+        let yaml = """
+            tenants:
+              - name: acme
+                webhooks:
+                  - url: https://crm.example.com/hooks
+                    headers: {Authorization: "Bearer crm-secret-token
+            """
+        let found = problems(yaml)
+        #expect(found.count == 1)
+        #expect(found.first?.reason.contains("not valid YAML") == true)
+        #expect(found.first?.line != nil)
+        #expect(!"\(found)".contains("crm-secret-token"), "\(found)")
+    }
+
+    @Test("http:// for the PBX or a webhook off this machine is a warning naming the key; loopback is not")
+    func clearText() throws {
+        let hooks = """
+                webhooks:
+                  - url: http://crm.example.com/hooks
+                    secret_env: HOOK
+                  - url: http://127.0.0.1:8080/hooks
+                    secret_env: HOOK
+            """
+        let configuration = try parse(tenant(url: "http://pbx.example.com/api/v1/acme/", webhooks: hooks))
+        #expect(
+            configuration.warnings.map(\.key).sorted() == ["tenants[0].webhooks[0].url", "tenants[0].xelion.url"],
+            "\(configuration.warnings)")
+        #expect(configuration.warnings.allSatisfy { $0.reason.contains("in clear") })
+        #expect(try parse(tenant()).warnings.isEmpty)
+    }
+
+    @Test("a password_file that is not UTF-8 is a problem, not a tenant silently dropped")
+    func passwordFileNotText() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pwfile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("password")
+        try Data([0xFF, 0xFE, 0x00, 0xC3]).write(to: file)
+        let yaml = tenant().replacingOccurrences(of: "password_env: ACME_PW", with: "password_file: \(file.path)")
+        let found = problems(yaml)
+        #expect(found.map(\.key) == ["tenants[0].xelion.password_file"], "\(found)")
+        #expect(found.first?.reason.contains("UTF-8") == true)
+    }
+}

@@ -123,7 +123,7 @@ struct XelionDecodingTests {
             }
             #expect(event.notification.members.map(\.key) == expected.keys.sorted(), "\(text)")
             for member in event.notification.members where member.key != "callId" {
-                #expect(member.value == .number(Double(expected[member.key] ?? -2)), "\(member.key) in \(text)")
+                #expect(member.value == .number(JSONNumber(expected[member.key] ?? -2)), "\(member.key) in \(text)")
             }
         }
     }

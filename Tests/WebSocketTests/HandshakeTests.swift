@@ -197,3 +197,32 @@ struct URLTests {
         #expect(try !WebSocketURL("ws://example.com/").hostIsIPAddress)
     }
 }
+
+@Suite("Socket URLs in errors")
+struct SocketURLRedactionTests {
+    @Test("an invalid socket URL's error names scheme and host, never the path or query that carry the credential")
+    func redacted() {
+        for bad in [
+            "wss://pbx.example.com:99999/socket/SECRET-TOKEN?key=SECRET-KEY", "wss://user:pw@pbx.example.com:0/SECRET-TOKEN",
+            "wss://pbx.example.com/SECRET TOKEN", "wss://pbx.example.com/SECRET-TOKEN#frag",
+        ] {
+            do {
+                _ = try WebSocketURL(bad)
+                Issue.record("accepted \(bad)")
+            } catch {
+                let text = "\(error)"
+                #expect(!text.contains("SECRET"), "\(text)")
+                #expect(!text.contains("pw@"), "\(text)")
+                #expect(text.contains("pbx.example.com"), "\(text)")
+            }
+        }
+        #expect(WebSocketURL.redacted("wss://pbx.example.com/a/b?c") == "wss://pbx.example.com/…")
+        #expect(WebSocketURL.redacted("wss://pbx.example.com") == "wss://pbx.example.com")
+    }
+
+    @Test("a parsed socket URL describes itself without its path")
+    func description() throws {
+        #expect("\(try WebSocketURL("wss://pbx.example.com:8444/ws/SECRET"))" == "wss://pbx.example.com:8444/…")
+        #expect("\(try WebSocketURL("ws://127.0.0.1"))" == "ws://127.0.0.1/")
+    }
+}

@@ -8,14 +8,19 @@ public struct RelayConfiguration: Sendable {
     public var tenants: [Tenant]
     public var journal: JournalOptions
     public var logStream: LogStreamSettings
+    /// What works but should not be so (a password or signed events sent in clear): `check` prints
+    /// these and `run` logs them at start.
+    public var warnings: [ConfigurationProblem]
 
     public init(
-        dataDirectory: URL, tenants: [Tenant], journal: JournalOptions = .init(), logStream: LogStreamSettings = .init()
+        dataDirectory: URL, tenants: [Tenant], journal: JournalOptions = .init(), logStream: LogStreamSettings = .init(),
+        warnings: [ConfigurationProblem] = []
     ) {
         self.dataDirectory = dataDirectory
         self.tenants = tenants
         self.journal = journal
         self.logStream = logStream
+        self.warnings = warnings
     }
 
     public struct Tenant: Sendable {

@@ -37,7 +37,9 @@ public struct ConfigurationLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw ConfigurationError(problems: [.init(file: file, line: nil, key: "", reason: "not valid YAML: \(error)")])
+            // Yams' own description quotes the offending line, which may hold a header value or a
+            // secret: only the position and the problem are reported.
+            throw ConfigurationError(problems: [Self.yamlProblem(error, file: file)])
         }
         guard let root, case .mapping(let mapping) = root else {
             throw ConfigurationError(problems: [
@@ -57,6 +59,24 @@ public struct ConfigurationLoader {
             }
             var names = Set<String>()
             for (index, item) in list.enumerated() {
+                if case .mapping(let fields) = item,
+                    case .sequence(let hooks)? = fields.first(where: { $0.key.string == "webhooks" })?.value
+                {
+                    // Two endpoints with one URL share one row per event in the journal: their
+                    // deliveries would collide, and each would read the other's rows.
+                    var urls = Set<String>()
+                    for (hookIndex, hook) in hooks.enumerated() {
+                        guard case .mapping(let hookFields) = hook,
+                            let url = hookFields.first(where: { $0.key.string == "url" })?.value.string
+                        else { continue }
+                        if !urls.insert(url).inserted {
+                            reader.problem(
+                                hook, "tenants[\(index)].webhooks[\(hookIndex)].url",
+                                "\(WebhookDeliverer.display(url)) is listed twice for this tenant; list each endpoint once (types: takes several event types)"
+                            )
+                        }
+                    }
+                }
                 // Checked before the rest, so a duplicate is reported even when the tenant has other problems.
                 if case .mapping(let fields) = item, let name = fields.first(where: { $0.key.string == "name" })?.value.string,
                     !names.insert(name).inserted
@@ -70,7 +90,26 @@ public struct ConfigurationLoader {
         }
         guard reader.problems.isEmpty else { throw ConfigurationError(problems: reader.problems) }
         return RelayConfiguration(
-            dataDirectory: URL(fileURLWithPath: dataDirectory), tenants: tenants, journal: journal, logStream: logStream)
+            dataDirectory: URL(fileURLWithPath: dataDirectory), tenants: tenants, journal: journal, logStream: logStream,
+            warnings: reader.warnings)
+    }
+
+    /// A YAML syntax error as its position and problem, without the line's text.
+    static func yamlProblem(_ error: any Error, file: String) -> ConfigurationProblem {
+        if let error = error as? YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+                return .init(file: file, line: mark.line, key: "", reason: "not valid YAML: \(problem) (column \(mark.column))")
+            case .composer(_, let problem, let mark, _):
+                return .init(file: file, line: mark.line, key: "", reason: "not valid YAML: \(problem) (column \(mark.column))")
+            case .reader(let problem, let offset, _, _):
+                return .init(
+                    file: file, line: nil, key: "", reason: "not valid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+            default:
+                break
+            }
+        }
+        return .init(file: file, line: nil, key: "", reason: "not valid YAML")
     }
 }
 
@@ -81,6 +120,11 @@ private struct Reader {
     let environment: [String: String]
     let readsSecrets: Bool
     var problems: [ConfigurationProblem] = []
+    var warnings: [ConfigurationProblem] = []
+
+    mutating func warning(_ node: Node?, _ key: String, _ reason: String) {
+        warnings.append(ConfigurationProblem(file: file, line: node?.mark?.line, key: key, reason: reason))
+    }
 
     mutating func problem(_ node: Node?, _ key: String, _ reason: String) {
         problems.append(ConfigurationProblem(file: file, line: node?.mark?.line, key: key, reason: reason))
@@ -179,6 +223,8 @@ private struct Reader {
         let url = string(xelion["url"], path: "\(x).url")
         if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
             problem(xelion["url"], "\(x).url", "must be the PBX's REST base URL, such as https://pbx.example.com/api/v1/acme/")
+        } else if let url, url.hasPrefix("http://"), !Self.isLoopback(url) {
+            warning(xelion["url"], "\(x).url", "is http://: the PBX password and session tokens cross the network in clear")
         }
         let username = string(xelion["username"], path: "\(x).username")
         let password = secret(xelion, path: x)
@@ -225,6 +271,8 @@ private struct Reader {
         let url = string(keys["url"], path: "\(path).url")
         if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
             problem(keys["url"], "\(path).url", "must be an http:// or https:// URL")
+        } else if let url, url.hasPrefix("http://"), !Self.isLoopback(url) {
+            warning(keys["url"], "\(path).url", "is http://: signed events and custom headers cross the network in clear")
         }
         // Not read for commands that do not send (see `readsSecrets`).
         let secrets = readsSecrets ? webhookSecrets(keys, node: node, path: path) : []
@@ -418,6 +466,12 @@ private struct Reader {
         return settings
     }
 
+    /// Whether the URL's host is this machine, where clear text never crosses a network.
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URL(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     mutating func bool(_ node: Node?, path: String) -> Bool? {
         guard let node else { return nil }
         guard let value = node.bool else {
@@ -447,23 +501,37 @@ private struct Reader {
         return value
     }
 
+    /// The longest duration accepted: a hundred years is past any retention, window or timeout, and
+    /// far enough below `Int64` nanoseconds that adding it to any clock reading cannot overflow.
+    static let longestDuration: Int64 = 100 * 365 * 86400
+
+    /// `90s`, `10m`, `2h`, `7d`; nil for anything else, negative or past ``longestDuration``.
     static func duration(_ text: String) -> Duration? {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         guard let unit = text.last, let scale = units[unit], let number = Int64(text.dropLast()), number >= 0 else {
             return nil
         }
-        return .seconds(number * scale)
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: scale)
+        guard !overflow, seconds <= longestDuration else { return nil }
+        return .seconds(seconds)
     }
 
+    /// `100MiB`, `500MB`, `0`; nil for anything else, negative or past what an `Int` holds.
     static func byteCount(_ text: String) -> Int? {
         let units: [(String, Int)] = [
-            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000),
-            ("B", 1),
+            ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("TB", 1_000_000_000_000),
+            ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1),
         ]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            return Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * scale }
+        var number = text
+        var scale = 1
+        for (suffix, unit) in units where text.hasSuffix(suffix) {
+            number = String(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces))
+            scale = unit
+            break
         }
-        return Int(text)
+        guard let value = Int(number), value >= 0 else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : bytes
     }
 
     /// The password, from exactly one of `password_env` or `password_file`; never echoed.
@@ -487,7 +555,10 @@ private struct Reader {
             return value
         case (nil, .some(let node)):
             guard let file = self.path(node, path: "\(path).password_file", mustExist: true) else { return nil }
-            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                problem(node, "\(path).password_file", "file \(file) is not UTF-8 text")
+                return nil
+            }
             let value = contents.trimmingCharacters(in: .newlines)
             if value.isEmpty { problem(node, "\(path).password_file", "file \(file) is empty") }
             return value.isEmpty ? nil : value

@@ -46,12 +46,8 @@ public struct RelayDaemon: Sendable {
         var deliverers: [WebhookDeliverer] = []
         for tenant in configuration.tenants {
             for endpoint in tenant.webhooks {
-                var tls = TLSConfiguration.makeClientConfiguration()
-                if let caFile = endpoint.caFile { tls.additionalTrustRoots = [.file(caFile)] }
-                var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-                settings.timeout = .init(connect: .seconds(10))
-                settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = endpoint.concurrency
-                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+                let client = HTTPClient(
+                    eventLoopGroupProvider: .singleton, configuration: Self.webhookClientConfiguration(endpoint))
                 webhookClients.append(client)
                 deliverers.append(
                     try WebhookDeliverer(tenant: tenant.name, endpoint: endpoint, journal: journal, http: client, logger: logger))
@@ -79,11 +75,8 @@ public struct RelayDaemon: Sendable {
             if let existing = clientsByCA[key] {
                 client = existing
             } else {
-                var tls = TLSConfiguration.makeClientConfiguration()
-                if let caFile = tenant.xelion.caFile { tls.additionalTrustRoots = [.file(caFile)] }
-                var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-                settings.timeout = .init(connect: .seconds(10), read: .seconds(30))
-                client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+                client = HTTPClient(
+                    eventLoopGroupProvider: .singleton, configuration: Self.pbxClientConfiguration(caFile: tenant.xelion.caFile))
                 clientsByCA[key] = client
             }
             var tenantLogger = logger
@@ -124,6 +117,30 @@ public struct RelayDaemon: Sendable {
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
+    }
+
+    /// The HTTP client of one CRM endpoint. Redirects are never followed: async-http-client would turn
+    /// a POST into a body-less GET on a 301/302/303 (an event recorded as delivered that never was),
+    /// and re-send the signed body and the custom headers to whatever host a 307/308 names.
+    public static func webhookClientConfiguration(_ endpoint: RelayConfiguration.WebhookEndpoint) -> HTTPClient.Configuration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = endpoint.caFile { tls.additionalTrustRoots = [.file(caFile)] }
+        var settings = HTTPClient.Configuration(tlsConfiguration: tls)
+        settings.timeout = .init(connect: .seconds(10))
+        settings.redirectConfiguration = .disallow
+        settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = endpoint.concurrency
+        return settings
+    }
+
+    /// The HTTP client of the PBX's REST session. The login carries the password: it never follows a
+    /// redirect anywhere.
+    public static func pbxClientConfiguration(caFile: String?) -> HTTPClient.Configuration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile { tls.additionalTrustRoots = [.file(caFile)] }
+        var settings = HTTPClient.Configuration(tlsConfiguration: tls)
+        settings.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        settings.redirectConfiguration = .disallow
+        return settings
     }
 
     /// Shuts down as SIGTERM would: every socket closed with 1001, every session logged out.

@@ -34,7 +34,9 @@ public struct PrettyEventFormat: Sendable {
     }
 
     static func seconds(_ value: Double) -> String {
-        value.rounded() == value ? "\(Int(value)) s" : String(format: "%.1f s", value)
+        // Exactly or not at all: a journal row may hold any number, and 2^63 would trap.
+        if let whole = Int(exactly: value) { return "\(whole) s" }
+        return value.isFinite ? String(format: "%.1f s", value) : "? s"
     }
 
     private func paint(_ text: String, for type: CallEventType) -> String {

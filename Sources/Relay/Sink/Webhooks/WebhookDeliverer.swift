@@ -433,7 +433,7 @@ public final class WebhookDeliverer: EventSink {
         var endpointDown = true
         do {
             let response = try await http.execute(
-                request, timeout: .nanoseconds(Int64(endpoint.timeout.components.seconds) * 1_000_000_000))
+                request, timeout: .seconds(endpoint.timeout.components.seconds))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
@@ -455,7 +455,11 @@ public final class WebhookDeliverer: EventSink {
                 failureRecorded()
                 return .failed
             }
-            failure = "HTTP \(status) \(response.status.reasonPhrase)"
+            failure =
+                "HTTP \(status) \(response.status.reasonPhrase)"
+                + ((300..<400).contains(status)
+                    ? ", redirect to \(response.headers.first(name: "Location").map(Self.display) ?? "nowhere") not followed"
+                    : "")
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
             pauseEndpoint = [429, 502, 503, 504].contains(status)
             endpointDown = status >= 500 || status == 408 || status == 429
