@@ -9,9 +9,12 @@ import Xelion
 /// repeats its consult hangup with a later `date`); for every other type also the whole payload, so
 /// only a true repeat shares an id.
 ///
-/// `evt_` and the first 32 hex digits of SHA-256 over each part's UTF-8 followed by a zero byte (a
-/// separator no part can contain, so ("ab","c") ≠ ("a","bc")). `EventIdentityTests` pins known ids:
-/// changing the derivation would forward every event inside the dedupe window again, under new ids.
+/// `evt_` and the first 32 hex digits of SHA-256 over each part's UTF-8 followed by a zero byte, so
+/// ("ab","c") ≠ ("a","bc"). A part may hold a zero byte itself (`\u0000` is legal in a JSON string):
+/// it is written as 0x00 0xFF, and 0xFF never occurs in UTF-8, so a separator and an escaped zero can
+/// never be taken for each other, and a part without one is hashed exactly as it always was.
+/// `EventIdentityTests` pins known ids: changing the derivation would forward every event inside
+/// the dedupe window again, under new ids.
 public enum EventIdentity {
     /// `evt_` and 32 hex digits (128 bits of SHA-256).
     public static func id(tenant: String, provider: String, parts: [String]) -> String {
@@ -31,8 +34,8 @@ public enum EventIdentity {
         }
 
         public mutating func append(_ part: String) {
-            writer.raw(part)
-            separate()
+            var part = part
+            part.withUTF8 { append(utf8: $0) }
         }
 
         /// A part given as its UTF-8 bytes.
@@ -42,7 +45,14 @@ public enum EventIdentity {
 
         /// A part given as its UTF-8 bytes, read only during the call.
         public mutating func append(utf8 part: UnsafeBufferPointer<UInt8>) {
-            writer.raw(part)
+            if part.contains(0) {
+                for byte in part {
+                    writer.raw(byte)
+                    if byte == 0 { writer.raw(UInt8(0xFF)) }
+                }
+            } else {
+                writer.raw(part)
+            }
             separate()
         }
 

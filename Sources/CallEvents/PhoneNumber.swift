@@ -2,9 +2,9 @@ import Xelion
 
 /// Phone numbers in E.164, derived only where the text leaves no doubt.
 public enum PhoneNumber {
-    /// `+31 20 123 4567`, `+31-20-1234567`, `0031201234567` → `+31201234567`. A national number
-    /// (`020 1234567`) or anything else that needs a country guess gives nil: the original is kept in
-    /// `number` either way.
+    /// `+31 20 123 4567`, `+31-20-1234567`, `0031201234567`, `+31 (0)20 123 4567` → `+31201234567`
+    /// (the national trunk prefix in parentheses is dropped). A national number (`020 1234567`) or
+    /// anything else that needs a country guess gives nil: the original is kept in `number` either way.
     public static func e164(_ text: String) -> String? {
         text.withUTF8Bytes { e164($0) }
     }
@@ -15,6 +15,8 @@ public enum PhoneNumber {
             digits[0] = UInt8(ascii: "+")
             var count = 1
             var sawPlus = false
+            // Where the digits inside the open parenthesis begin.
+            var parenthesis: Int?
             for index in utf8.indices {
                 let byte = utf8[index]
                 switch byte {
@@ -23,7 +25,15 @@ public enum PhoneNumber {
                     guard count < 19 else { return nil }
                     digits[count] = byte
                     count += 1
-                case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
+                case UInt8(ascii: "("):
+                    parenthesis = count
+                case UInt8(ascii: ")"):
+                    // `(0)` after the country code is the trunk prefix dialled at home only.
+                    if let start = parenthesis, count == start + 1, digits[start] == UInt8(ascii: "0"), start > 1 {
+                        count = start
+                    }
+                    parenthesis = nil
+                case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."): continue
                 default: return nil
                 }
             }

@@ -112,7 +112,7 @@ public actor XelionSession {
             logger.info("logged out of the PBX")
             // The session is over: nothing is left to end at the next login.
             lastToken = nil
-            tokenStore?.save(nil)
+            keep(nil)
         } catch {
             // The session may live on: keep the token, so the next login ends it instead of meeting 10005.
             logger.debug("logout failed", metadata: ["error": "\(error)"])
@@ -129,10 +129,22 @@ public actor XelionSession {
         }
         token = newToken
         lastToken = newToken
-        tokenStore?.save(newToken)
+        keep(newToken)
         if let renewal = answer["renewalToken"]?.text { renewalToken = renewal }
         issuedAt = Date()
         validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }
+    }
+
+    /// Saves the token for the next run; a failure costs only the quick login after a crash, so it is
+    /// a warning, not a reason to stop.
+    private func keep(_ token: String?) {
+        do {
+            try tokenStore?.save(token)
+        } catch {
+            logger.warning(
+                "cannot keep the PBX session token; after a crash the next login may be refused (10005) until the old session expires",
+                metadata: ["error": "\(error)"])
+        }
     }
 
     private func post(
@@ -210,6 +222,6 @@ public actor XelionSession {
 /// keeps it where only the relay's user can read it.
 public protocol XelionTokenStore: Sendable {
     func load() -> String?
-    /// nil forgets the token (after a logout).
-    func save(_ token: String?)
+    /// nil forgets the token (after a logout). Throws when the token could not be kept durably.
+    func save(_ token: String?) throws
 }

@@ -8,6 +8,15 @@ public enum XelionDate {
         text.withUTF8Bytes { parse($0, defaultZone: defaultZone) }
     }
 
+    /// 28 to 31, leap years by the Gregorian rule.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     private static func parse(_ scalars: UnsafeBufferPointer<UInt8>, defaultZone: TimeZone) -> Date? {
         func number(_ start: Int, _ length: Int) -> Int? {
             guard start + length <= scalars.count else { return nil }
@@ -23,7 +32,8 @@ public enum XelionDate {
             let day = number(8, 2), scalars[10] == 0x20 || scalars[10] == 0x54,
             let hour = number(11, 2), scalars[13] == 0x3A, let minute = number(14, 2), scalars[16] == 0x3A,
             let second = number(17, 2),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+            second < 60
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -43,7 +53,7 @@ public enum XelionDate {
                 zone = TimeZone(secondsFromGMT: 0)!
             } else if let sign = rest.first, sign == "+" || sign == "-" {
                 let digits = rest.dropFirst().filter { $0 != ":" }
-                guard digits.count == 4, let value = Int(digits) else { return nil }
+                guard digits.count == 4, let value = Int(digits), value / 100 < 24, value % 100 < 60 else { return nil }
                 let seconds = (value / 100 * 3600 + value % 100 * 60) * (sign == "-" ? -1 : 1)
                 guard let parsed = TimeZone(secondsFromGMT: seconds) else { return nil }
                 zone = parsed
@@ -51,7 +61,8 @@ public enum XelionDate {
                 return nil
             }
         }
-        // timegm, not Calendar: this runs for every event, and Calendar costs microseconds a call.
+        // timegm, not Calendar: this runs for every event, and Calendar costs microseconds a call. It
+        // rolls an impossible date (February 31) over into the next month, which is refused above.
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

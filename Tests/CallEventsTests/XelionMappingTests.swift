@@ -192,3 +192,31 @@ struct PhoneNumberTests {
         #expect(PhoneNumber.e164(input) == expected)
     }
 }
+
+@Suite("Hardened identities and numbers")
+struct IdentityAndNumberTests {
+    @Test("a NUL inside a PBX string cannot make two different hangups share an id")
+    func nulInParts() throws {
+        func hangup(call: String, caller: String) throws -> CallEvent {
+            let event = try XelionCallEvent(
+                type: .callHungUpEvent,
+                notification: .object(["callId": .string(call), "callerFlowId": .string(caller), "calleeFlowId": "f2"]))
+            return XelionMapping(tenant: "acme").normalize(event, receivedAt: Date())
+        }
+        let one = try hangup(call: "c\u{0}f1", caller: "x")
+        let two = try hangup(call: "c", caller: "f1\u{0}x")
+        #expect(one.id != two.id)
+        #expect(try hangup(call: "c\u{0}f1", caller: "x").id == one.id, "still stable")
+        // Parts without a NUL hash as they always did.
+        #expect(EventIdentity.id(tenant: "t", provider: "p", parts: ["a", "b"]) == "evt_11b55966538d8629098f1c2311cfec30", "SHA-256 of t·p·a·b·, each followed by a zero byte")
+    }
+
+    @Test("+31 (0)20 123 4567 drops the trunk prefix in parentheses; other parentheses keep their digits")
+    func trunkPrefix() {
+        #expect(PhoneNumber.e164("+31 (0)20 123 4567") == "+31201234567")
+        #expect(PhoneNumber.e164("+44 (0) 20 7946 0958") == "+442079460958")
+        #expect(PhoneNumber.e164("0031 (0)20 123 4567") == "+31201234567")
+        #expect(PhoneNumber.e164("+1 (212) 555-1234") == "+12125551234")
+        #expect(PhoneNumber.e164("(0)20 123 4567") == nil, "a national number stays without E.164")
+    }
+}

@@ -107,3 +107,41 @@ struct LogStreamTests {
         #expect(written.last?.contains(#""call_id":"call-8""#) == true)
     }
 }
+
+@Suite("Private files")
+struct PrivateFileTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("private-\(UUID().uuidString)")
+
+    func mode(_ path: String) throws -> Int {
+        try (FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+    }
+
+    @Test("the log stream file gives others no access, as the journal does: it holds every caller's number")
+    func logStreamMode() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("events.jsonl").path
+        _ = try LogStreamSink(path: path, format: .json)
+        let found = try mode(path)
+        #expect(found & 0o007 == 0, "mode \(String(found, radix: 8))")
+    }
+
+    @Test("a session token that cannot be kept is an error naming the path, never the token; a kept one is 0600")
+    func tokenFile() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = SessionTokenFile(dataDirectory: directory, tenant: "acme")
+        try store.save("token-one")
+        #expect(store.load() == "token-one")
+        #expect(try mode(store.path) == 0o600)
+        try store.save(nil)
+        #expect(store.load() == nil)
+        // A file where the sessions directory should be: the save fails, and says so.
+        let blocked = directory.appendingPathComponent("blocked")
+        try Data().write(to: blocked)
+        let failing = SessionTokenFile(dataDirectory: blocked, tenant: "acme")
+        #expect {
+            try failing.save("secret-token-value")
+        } throws: { error in
+            "\(error)".contains(blocked.path) && !"\(error)".contains("secret-token-value")
+        }
+    }
+}

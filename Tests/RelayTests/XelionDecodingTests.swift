@@ -225,3 +225,19 @@ struct XelionDecodingTests {
         #expect(object?["toggle"] as? Bool == true)
     }
 }
+
+@Suite("Impossible dates")
+struct ImpossibleDateTests {
+    @Test("February 31, April 31, February 29 of a common year, second 60 and an offset of +25:00 are refused, not rolled over")
+    func refused() {
+        for bad in [
+            "2026-02-31 10:00:00", "2026-04-31 10:00:00", "2026-02-29 10:00:00", "2100-02-29 10:00:00",
+            "2026-11-23 23:59:60", "2026-11-23T10:00:00+25:00", "2026-11-23T10:00:00+01:60", "2026-11-00 10:00:00",
+        ] {
+            #expect(XelionDate.parse(bad) == nil, "\(bad)")
+        }
+        #expect(XelionDate.parse("2028-02-29 10:00:00") != nil, "a leap year")
+        #expect(XelionDate.parse("2000-02-29 10:00:00") != nil, "divisible by 400")
+        #expect(XelionDate.parse("2026-12-31 23:59:59") != nil)
+    }
+}

@@ -30,7 +30,8 @@ final class RotatingFile: @unchecked Sendable {
             descriptor = STDOUT_FILENO
             return
         }
-        let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        // Every caller's number is in it: as private as the journal.
+        let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, DataDirectory.fileMode)
         guard opened >= 0 else { throw LogStreamError(path: path, reason: String(cString: strerror(errno))) }
         descriptor = opened
         var status = stat()
