@@ -7,6 +7,12 @@ import NIOConcurrencyHelpers
 /// event that is not yet durable.
 public protocol EventSink: Sendable {
     func write(_ entries: [JournalEntry])
+    /// The daemon is stopping and nothing more will be written: finish what is in hand.
+    func finish() async
+}
+
+extension EventSink {
+    public func finish() async {}
 }
 
 /// Counters of what went through the pipeline.

@@ -5,112 +5,108 @@ import NIOConcurrencyHelpers
 
 /// Every committed event as JSON Lines (for `jq` and log shippers) or as one readable line (for
 /// people), to standard output or to a file rotated by size.
+///
+/// The stream never holds up the journal or the webhooks. Committed events are queued in memory (up
+/// to `bufferLimit` bytes of JSON) and written by a thread of the stream's own, which may block on a
+/// full pipe for as long as its reader stalls. Past the bound, events are left out of the stream,
+/// counted and logged; the journal and `callrelay tail` still have them.
+///
+/// With a `position` file, the sequence of the last event written is kept there (at most a second
+/// behind), and a restart first writes what was committed after it: events committed just before a
+/// crash still reach the stream, and a power cut may repeat up to a second of them.
 public final class LogStreamSink: EventSink {
     public enum Format: String, Sendable, CaseIterable {
         case json, pretty
     }
 
-    /// The file, and the buffer lines are gathered in when they do not come as one commit's: kept from
-    /// one batch to the next, as a fresh megabyte for every batch cost a page fault per page.
-    private struct State {
-        var file: RotatingFile
-        var lines: [UInt8] = []
-        /// Since when writes fail, and how many events were left out since.
-        var failing: (since: Date, skipped: Int)?
-    }
+    /// How much committed JSON may wait for a slow reader before events are left out.
+    public static let defaultBufferLimit = 16 << 20
+    /// The most events a start writes from the journal to catch up; older ones are only named.
+    public static let catchUpLimit = 100_000
 
-    /// What a write changed that is worth a log line, said once the lock is let go.
-    private enum Change {
-        case failed(reason: String)
-        case recovered(since: Date, skipped: Int)
-    }
-
-    private let state: NIOLockedValueBox<State>
-    private let format: Format
-    private let pretty: PrettyEventFormat
+    private let queue: LogStreamQueue
     private let path: String
-    private let logger: Logger
-    /// A buffer grown past this by an unusually large batch is let go after it.
-    private static let keptCapacity = 4 << 20
 
     /// - Parameters:
     ///   - path: "-" for standard output, or a file appended to.
     ///   - colour: nil colours pretty lines only when they go to a terminal.
-    ///   - logger: told when writes start failing (a full disk, a closed pipe) and when they work
-    ///     again, with how many events the stream lacks (the journal has them all).
+    ///   - logger: told when events start being left out (a full disk, a closed pipe, a reader that
+    ///     stopped reading) and when the stream is written again, with how many events it lacks.
+    ///   - bufferLimit: bytes of events that may wait for the writer.
+    ///   - position: where the last written sequence is kept, and `journal` to catch up from it.
     public init(
         path: String, format: Format, maxBytes: Int = 100 << 20, keep: Int = 5, colour: Bool? = nil,
-        logger: Logger = Journal.silentLogger
+        logger: Logger = Journal.silentLogger, bufferLimit: Int = LogStreamSink.defaultBufferLimit,
+        position: LogStreamPosition? = nil, journal: Journal? = nil
     ) throws {
         let file = try RotatingFile(path: path, maxBytes: maxBytes, keep: keep)
-        self.pretty = PrettyEventFormat(colour: colour ?? file.isTerminal)
-        self.state = NIOLockedValueBox(State(file: file))
-        self.format = format
+        let pretty = PrettyEventFormat(colour: colour ?? file.isTerminal)
         self.path = path
-        self.logger = logger
+        var catchUp: LogStreamQueue.CatchUp?
+        if let position, let journal {
+            let newest = try journal.lastSequence()
+            if let last = position.load(), last < newest {
+                catchUp = .init(journal: journal, after: last, through: newest)
+            } else {
+                // First start with this stream, or nothing missed: it begins with the next commit.
+                position.save(newest)
+            }
+        }
+        queue = LogStreamQueue(
+            file: file, format: format, pretty: pretty, stream: path == "-" ? "standard output" : path, logger: logger,
+            bufferLimit: max(bufferLimit, 1), position: position, catchUp: catchUp)
     }
 
+    deinit { queue.stopNow() }
+
+    /// Queues the entries for the writer; never waits for it.
     public func write(_ entries: [JournalEntry]) {
         guard !entries.isEmpty else { return }
-        let change: Change? = state.withLockedValue { state in
-            let failure = Self.write(entries, format: format, pretty: pretty, to: &state)
-            switch (failure, state.failing) {
-            case (nil, nil):
-                return nil
-            case (nil, let failing?):
-                state.failing = nil
-                return Change.recovered(since: failing.since, skipped: failing.skipped)
-            case (let reason?, nil):
-                state.failing = (Date(), entries.count)
-                return Change.failed(reason: reason)
-            case (_?, let failing?):
-                state.failing = (failing.since, failing.skipped + entries.count)
-                return nil
-            }
-        }
-        guard let change else { return }
-        let stream = path == "-" ? "standard output" : path
-        switch change {
-        case .failed(let reason):
-            logger.warning(
-                "cannot write the log stream; its events are left out until it can be written again (the journal and `callrelay tail` have them)",
-                metadata: ["path": "\(stream)", "error": "\(reason)"])
-        case .recovered(let since, let skipped):
-            logger.notice(
-                "the log stream is written again; it lacks the events left out meanwhile (`callrelay tail --since` shows them)",
-                metadata: [
-                    "path": "\(stream)", "events_left_out": "\(skipped)",
-                    "since": "\(RFC3339.string(since))",
-                ])
-        }
+        queue.enqueue(entries)
     }
 
-    /// Writes one batch; returns why it could not, if it could not.
-    private static func write(
-        _ entries: [JournalEntry], format: Format, pretty: PrettyEventFormat, to state: inout State
-    ) -> String? {
-        // A commit's entries are its JSON Lines already, in one buffer: written as they are.
-        if format == .json, let outcome = JournalEntry.withLines(of: entries, { state.file.write($0) }) {
-            return outcome
-        }
-        // Otherwise gathered as bytes rather than a `String`: appending a few hundred lines to a
-        // string re-checks and regrows it line by line, which showed in the pipeline's profile.
-        state.lines.removeAll(keepingCapacity: true)
-        switch format {
-        case .json:
-            for entry in entries {
-                entry.withJSON { state.lines.append(contentsOf: $0) }
-                state.lines.append(UInt8(ascii: "\n"))
-            }
-        case .pretty:
-            for entry in entries {
-                state.lines.append(contentsOf: pretty.line(entry.event).utf8)
-                state.lines.append(UInt8(ascii: "\n"))
+    /// Waits up to `timeout` for the queued events to be written, and records the position reached.
+    /// - Returns: whether everything queued was written.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(5)) -> Bool {
+        queue.flush(timeout: timeout)
+    }
+
+    /// Writes what is queued (waiting up to two seconds for a stalled reader) and stops the writer.
+    /// Events still queued then are written after the next start, from the journal.
+    public func finish() async {
+        let queue = self.queue
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            // The wait blocks: on a thread of its own, not on the caller's.
+            Thread.detachNewThread {
+                queue.stop(timeout: .seconds(2))
+                done.resume()
             }
         }
-        let file = state.file
-        let failure = state.lines.withUnsafeBufferPointer { file.write($0) }
-        if state.lines.capacity > Self.keptCapacity { state.lines = [] }
-        return failure
+    }
+}
+
+/// The last sequence the log stream wrote, in `DATA_DIR/log-stream.position`.
+public struct LogStreamPosition: Sendable {
+    public let path: String
+
+    public init(dataDirectory: URL) {
+        path = dataDirectory.appendingPathComponent("log-stream.position").path
+    }
+
+    public func load() -> Int64? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Replaced whole by a rename; not synced, since a lost update only repeats events in the stream.
+    func save(_ sequence: Int64) {
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, DataDirectory.fileMode)
+        guard descriptor >= 0 else { return }
+        let bytes = Array("\(sequence)\n".utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        if written == bytes.count { rename(temporary, path) } else { unlink(temporary) }
     }
 }
