@@ -34,8 +34,8 @@ struct GapsCommand: AsyncParsableCommand {
         }
         for gap in gaps {
             let start = gap.start.formatted(.iso8601)
-            let end = gap.end.formatted(.iso8601)
-            print("\(gap.tenant)  \(start) → \(end)  (\(String(format: "%.1f", gap.duration)) s)  \(gap.cause)")
+            let end = gap.end?.formatted(.iso8601) ?? "now (open: the relay is not running, or not subscribed)"
+            print("\(gap.tenant)  \(start) → \(end)  (\(String(format: "%.1f", gap.duration())) s)  \(gap.cause)")
         }
     }
 }

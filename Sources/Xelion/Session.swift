@@ -29,8 +29,9 @@ public actor XelionSession {
     ///   log in again at once instead of waiting for its old session to expire (error 10005).
     public init(
         credentials: XelionCredentials, http: HTTPClient, logger: Logger, requestTimeout: TimeAmount = .seconds(15),
-        tokenStore: (any XelionTokenStore)? = nil
+        tokenStore: (any XelionTokenStore)? = nil, minimumRenewalInterval: Duration = .seconds(60)
     ) {
+        self.minimumRenewalInterval = minimumRenewalInterval
         self.credentials = credentials
         self.http = http
         self.logger = logger
@@ -41,12 +42,21 @@ public actor XelionSession {
     /// Whether a session token is held (it may still have expired on the PBX's side).
     public var isLoggedIn: Bool { token != nil }
 
-    /// When to renew: five minutes before `validUntil`, or halfway for short-lived tokens.
+    /// When to renew: five minutes before `validUntil`, or halfway for short-lived tokens, and never
+    /// sooner than ``minimumRenewalInterval`` after the token was issued. Nil when `validUntil` is
+    /// unknown (or was already past when the token came: a PBX clock ahead of ours, or a local time
+    /// sent as UTC), which renews on the caller's own schedule instead of every second.
     public var renewalDate: Date? {
         guard let validUntil else { return nil }
-        let lifetime = validUntil.timeIntervalSince(issuedAt ?? Date())
-        return validUntil.addingTimeInterval(-min(300, max(lifetime / 2, 1)))
+        let issued = issuedAt ?? Date()
+        let lifetime = validUntil.timeIntervalSince(issued)
+        let due = validUntil.addingTimeInterval(-min(300, max(lifetime / 2, 1)))
+        let floor = minimumRenewalInterval.components
+        return max(due, issued.addingTimeInterval(Double(floor.seconds) + Double(floor.attoseconds) / 1e18))
     }
+
+    /// The shortest time between a token and its renewal.
+    public let minimumRenewalInterval: Duration
 
     /// Logs in, presenting the last token we had so that a lost session is replaced, not refused.
     public func login() async throws(XelionError) {
@@ -131,8 +141,9 @@ public actor XelionSession {
         lastToken = newToken
         keep(newToken)
         if let renewal = answer["renewalToken"]?.text { renewalToken = renewal }
-        issuedAt = Date()
-        validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }
+        let now = Date()
+        issuedAt = now
+        validUntil = answer["validUntil"]?.text.flatMap { XelionDate.parse($0) }.flatMap { $0 > now ? $0 : nil }
     }
 
     /// Saves the token for the next run; a failure costs only the quick login after a crash, so it is
@@ -187,7 +198,9 @@ public actor XelionSession {
             throw .rejected(status: status, code: nil, message: "redirect to \(location) not followed; check the PBX url")
         }
         guard (200..<300).contains(status) else {
-            let retryAfter = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+            // Whole seconds only (an HTTP date is ignored); the source caps how long it obeys.
+            let retryAfter = headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                .map { Duration.seconds(max(0, min($0, 86_400 * 365))) }
             throw XelionError.from(
                 status: status,
                 code: value?["errorCode"]?.integer,

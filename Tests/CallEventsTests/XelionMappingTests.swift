@@ -208,7 +208,9 @@ struct IdentityAndNumberTests {
         #expect(one.id != two.id)
         #expect(try hangup(call: "c\u{0}f1", caller: "x").id == one.id, "still stable")
         // Parts without a NUL hash as they always did.
-        #expect(EventIdentity.id(tenant: "t", provider: "p", parts: ["a", "b"]) == "evt_11b55966538d8629098f1c2311cfec30", "SHA-256 of t·p·a·b·, each followed by a zero byte")
+        #expect(
+            EventIdentity.id(tenant: "t", provider: "p", parts: ["a", "b"]) == "evt_11b55966538d8629098f1c2311cfec30",
+            "SHA-256 of t·p·a·b·, each followed by a zero byte")
     }
 
     @Test("+31 (0)20 123 4567 drops the trunk prefix in parentheses; other parentheses keep their digits")

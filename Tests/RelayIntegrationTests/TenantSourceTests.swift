@@ -30,9 +30,10 @@ struct TenantSourceTests {
         _ peer: XelionPeer,
         tenant: String = "acme",
         password: String = "secret",
+        data: URL = TestEnvironment.temporaryDirectory(),
+        keepsSignOfLife: Bool = false,
         tweak: (inout TenantSourceConfiguration) -> Void = { _ in }
     ) -> Running {
-        let data = TestEnvironment.temporaryDirectory()
         var configuration = TenantSourceConfiguration(
             tenant: tenant,
             credentials: peer.credentials(tenant: tenant, password: password),
@@ -47,14 +48,17 @@ struct TenantSourceTests {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = peer.caFile { tls.additionalTrustRoots = [.file(caFile)] }
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
-        let session = XelionSession(credentials: configuration.credentials, http: http, logger: logger)
+        // Short-lived test tokens renew within the test, not a minute later.
+        let session = XelionSession(
+            credentials: configuration.credentials, http: http, logger: logger, minimumRenewalInterval: .milliseconds(200))
         let collected = Collected()
         let source = XelionTenantSource(
             configuration: configuration,
             session: session,
             gaps: GapLog(dataDirectory: data),
             deadLetters: DeadLetterFile(dataDirectory: data),
-            logger: logger
+            logger: logger,
+            signOfLife: keepsSignOfLife ? SignOfLifeFile(dataDirectory: data, tenant: tenant) : nil
         ) { event in await collected.add(event) }
         let task = Task { await source.run() }
         return Running(source: source, task: task, collected: collected, dataDirectory: data, http: http)
@@ -131,9 +135,74 @@ struct TenantSourceTests {
         try await eventually("the gap recorded") { running.source.status.gaps == 1 }
         let gaps = try GapLog(dataDirectory: running.dataDirectory).all()
         #expect(gaps.count == 1)
-        #expect(gaps.first.map { $0.end >= $0.start } == true)
+        #expect(gaps.first.map { gap in gap.end.map { $0 >= gap.start } ?? false } == true)
         #expect(gaps.first?.tenant == "acme")
         #expect(running.source.status.drops == 1)
+        await running.stop()
+    }
+
+    @Test("a subscribed socket dropped every 2 s for a minute is back within 5 s each time, with the default backoff")
+    func churn() async throws {
+        let peer = try await XelionPeer.start()
+        // The production policy: a 1 s base doubling to 60 s for attempts that fail.
+        let running = start(peer) { $0.reconnect = ReconnectPolicy() }
+        for drop in 0..<20 {
+            try await eventually("subscribed") {
+                let connections = try await peer.stats()["connections"] as? Int ?? 0
+                let subscribed = try await peer.subscribedTenants()
+                return connections == drop + 1 && subscribed == ["acme"]
+            }
+            // The PBX (or a load balancer) holds each socket two seconds.
+            try await Task.sleep(for: .seconds(2))
+            try await peer.control("drop?how=\(drop % 2 == 0 ? "close" : "reset")")
+            let dropped = ContinuousClock.now
+            try await eventually("resubscribed") {
+                let count = try await peer.stats()["connections"] as? Int ?? 0
+                let subscribed = try await peer.subscribedTenants()
+                return count == drop + 2 && subscribed == ["acme"]
+            }
+            let back = dropped.duration(to: .now)
+            #expect(back < .seconds(5), "drop \(drop + 1) took \(back)")
+        }
+        #expect(running.source.status.drops == 20)
+        await running.stop()
+    }
+
+    @Test("the downtime of the relay itself is a gap: open while it is stopped, closed by the next subscription")
+    func gapAcrossRestart() async throws {
+        let peer = try await XelionPeer.start()
+        let data = TestEnvironment.temporaryDirectory()
+        let first = start(peer, data: data, keepsSignOfLife: true)
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await playCalls(1, on: peer, into: first)
+        await first.stop()
+        let open = try GapLog(dataDirectory: data).all()
+        #expect(open.count == 1)
+        #expect(open.first?.end == nil, "open while the relay is down")
+
+        let second = start(peer, data: data, keepsSignOfLife: true)
+        try await eventually("the gap closed") { (try GapLog(dataDirectory: data).all().first?.end) != nil }
+        let gaps = try GapLog(dataDirectory: data).all()
+        #expect(gaps.count == 1, "the open record is replaced by the closed one: \(gaps)")
+        let gap = try #require(gaps.first)
+        #expect(abs(gap.start.timeIntervalSince(try #require(open.first).start)) < 1)
+        #expect(gap.cause.contains("not running"))
+        await second.stop()
+    }
+
+    @Test("after a kill -9, the gap runs from the last sign of life on file to the new subscription")
+    func gapAfterKill() async throws {
+        let peer = try await XelionPeer.start()
+        let data = TestEnvironment.temporaryDirectory()
+        // What a killed relay leaves: a sign of life, and no open gap.
+        let killedAt = Date().addingTimeInterval(-120)
+        try SignOfLifeFile(dataDirectory: data, tenant: "acme").save(killedAt)
+        let running = start(peer, data: data, keepsSignOfLife: true)
+        try await eventually("the gap recorded") { try GapLog(dataDirectory: data).all().count == 1 }
+        let gap = try #require(try GapLog(dataDirectory: data).all().first)
+        #expect(abs(gap.start.timeIntervalSince(killedAt)) < 1)
+        #expect(try #require(gap.end).timeIntervalSince(killedAt) >= 120)
+        #expect(running.source.status.gaps == 1)
         await running.stop()
     }
 

@@ -15,6 +15,7 @@ public struct RelayDaemon: Sendable {
     public let pipeline: EventPipeline
     public let deliverers: [WebhookDeliverer]
     let clients: [HTTPClient]
+    let sinks: [any EventSink]
     let logger: Logger
     private let group: ServiceGroup
 
@@ -60,9 +61,10 @@ public struct RelayDaemon: Sendable {
             sinks.insert(
                 try LogStreamSink(
                     path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep,
-                    logger: logger),
+                    logger: logger, position: LogStreamPosition(dataDirectory: configuration.dataDirectory), journal: journal),
                 at: 0)
         }
+        self.sinks = sinks
         let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger)
         self.pipeline = pipeline
         let gaps = GapLog(dataDirectory: configuration.dataDirectory)
@@ -99,6 +101,7 @@ public struct RelayDaemon: Sendable {
                     deadLetters: deadLetters,
                     logger: logger,
                     gate: gate,
+                    signOfLife: SignOfLifeFile(dataDirectory: configuration.dataDirectory, tenant: tenant.name),
                     emit: { event in await pipeline.submit(mapping.normalize(event.event, receivedAt: event.receivedAt)) }
                 )
             )
@@ -152,6 +155,7 @@ public struct RelayDaemon: Sendable {
     public func run() async throws {
         logger.info("relay starting", metadata: ["tenants": "\(sources.count)"])
         try await group.run()
+        for sink in sinks { await sink.finish() }
         for client in clients { try? await client.shutdown() }
         logger.info("relay stopped")
     }

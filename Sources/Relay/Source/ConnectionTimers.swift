@@ -15,7 +15,11 @@ import Xelion
 final class ConnectionTimers: Sendable {
     private struct State {
         var stopped = false
+        /// Wall time, for the gap a drop records.
         var lastSignOfLife: Date
+        /// The same moment on the monotonic clock, for the liveness deadline: a step of the wall
+        /// clock must neither fail a live connection nor keep a dead one.
+        var lastHeard = ContinuousClock.now
         var livenessTimedOut = false
         var liveness: RepeatedTask?
         var echoDeadline: Scheduled<Void>?
@@ -61,7 +65,11 @@ final class ConnectionTimers: Sendable {
 
     /// A message came from the PBX: the connection is alive.
     func sawSignOfLife(at date: Date) {
-        state.withLockedValue { $0.lastSignOfLife = date }
+        let now = ContinuousClock.now
+        state.withLockedValue {
+            $0.lastSignOfLife = date
+            $0.lastHeard = now
+        }
     }
 
     var lastSignOfLife: Date { state.withLockedValue { $0.lastSignOfLife } }
@@ -90,7 +98,7 @@ final class ConnectionTimers: Sendable {
     }
 
     private func checkLiveness() {
-        let sentAt = Date()
+        let sentAt = ContinuousClock.now
         let started = state.withLockedValue { state -> Bool in
             guard !state.stopped else { return false }
             state.echoDeadline = loop.scheduleTask(in: TimeAmount(livenessTimeout)) { [self] in
@@ -103,9 +111,9 @@ final class ConnectionTimers: Sendable {
         Task { try? await socket.send(.text(XelionSocketRequest.liveness)) }
     }
 
-    private func echoDue(sentAt: Date) {
+    private func echoDue(sentAt: ContinuousClock.Instant) {
         let timedOut = state.withLockedValue { state -> Bool in
-            guard !state.stopped, state.lastSignOfLife < sentAt else { return false }
+            guard !state.stopped, state.lastHeard < sentAt else { return false }
             state.livenessTimedOut = true
             return true
         }
@@ -116,8 +124,10 @@ final class ConnectionTimers: Sendable {
         Task { _ = try? await socket.close(code: .goingAway, reason: "no answer to the liveness check") }
     }
 
+    /// Never sooner than a second, never later than a day (a renewal then finds nothing due and
+    /// schedules the next): a date from the PBX may be anything.
     private func scheduleRenewal(at date: Date) {
-        let delay = TimeAmount.milliseconds(Int64(max(date.timeIntervalSinceNow, 1) * 1000))
+        let delay = TimeAmount.milliseconds(Int64(min(max(date.timeIntervalSinceNow, 1), 86_400) * 1000))
         state.withLockedValue { state in
             // Called last by a finished renewal, so nothing is left for `stop()` to wait for.
             state.renewing = nil
@@ -136,7 +146,7 @@ final class ConnectionTimers: Sendable {
                     next = await session.renewalDate ?? Date().addingTimeInterval(600)
                 } catch {
                     logger.warning("could not renew the PBX session", metadata: ["error": "\(error)"])
-                    next = Date().addingTimeInterval(30)
+                    next = Date().addingTimeInterval(60)
                 }
                 scheduleRenewal(at: next)
             }

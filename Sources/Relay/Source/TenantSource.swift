@@ -25,16 +25,17 @@ public struct TenantSourceConfiguration: Sendable {
     /// Notification types subscribed after every connect.
     public var events: [String]
     public var socket: WebSocketClientConfiguration
-    public var backoff: Backoff
-    /// The wait after an error an operator must fix (wrong password, disabled account): long, so the
-    /// PBX is never hammered into locking the account.
-    public var operatorRetry: Duration
-    /// A connection that lived this long was healthy: the next failure starts the backoff afresh.
-    public var healthyAfter: Duration
+    /// How long to wait before each attempt: quickly after an established connection dropped,
+    /// backing off when attempts fail.
+    public var reconnect: ReconnectPolicy
     /// How often `{"messageType":"test"}` is sent, and how long its echo may take.
     public var livenessInterval: Duration
     public var livenessTimeout: Duration
 
+    /// - Parameters:
+    ///   - backoff: the waits between attempts that fail before a subscription is in place.
+    ///   - operatorRetry: the wait after an error an operator must fix (wrong password, disabled
+    ///     account): long, so the PBX is never hammered into locking the account.
     public init(
         tenant: String,
         credentials: XelionCredentials,
@@ -42,7 +43,6 @@ public struct TenantSourceConfiguration: Sendable {
         caFile: String? = nil,
         backoff: Backoff = Backoff(),
         operatorRetry: Duration = .seconds(300),
-        healthyAfter: Duration = .seconds(60),
         livenessInterval: Duration = .seconds(30),
         livenessTimeout: Duration = .seconds(10)
     ) {
@@ -56,9 +56,7 @@ public struct TenantSourceConfiguration: Sendable {
             caFile: caFile,
             inboundBufferMessages: 256
         )
-        self.backoff = backoff
-        self.operatorRetry = operatorRetry
-        self.healthyAfter = healthyAfter
+        self.reconnect = ReconnectPolicy(backoff: backoff, operatorRetry: operatorRetry)
         self.livenessInterval = livenessInterval
         self.livenessTimeout = livenessTimeout
     }
@@ -88,8 +86,11 @@ public final class XelionTenantSource: Sendable {
     private let logger: Logger
     private let emit: @Sendable (TenantEvent) async -> Void
     private let gate: ConnectGate?
+    private let signOfLife: SignOfLifeFile?
     private let statusBox = NIOLockedValueBox(TenantStatus())
 
+    /// - Parameter signOfLife: where the last sign of life is kept across restarts, so that the
+    ///   downtime of the relay itself is recorded as a gap.
     public init(
         configuration: TenantSourceConfiguration,
         session: XelionSession,
@@ -97,9 +98,11 @@ public final class XelionTenantSource: Sendable {
         deadLetters: DeadLetterFile,
         logger: Logger,
         gate: ConnectGate? = nil,
+        signOfLife: SignOfLifeFile? = nil,
         emit: @escaping @Sendable (TenantEvent) async -> Void
     ) {
         self.gate = gate
+        self.signOfLife = signOfLife
         self.configuration = configuration
         self.session = session
         self.gaps = gaps
@@ -116,18 +119,25 @@ public final class XelionTenantSource: Sendable {
 
     /// Runs until the task is cancelled.
     public func run() async {
-        var backoff = configuration.backoff
+        var policy = configuration.reconnect
         var gapStart: Date?
         var gapCause = ""
+        // The time the relay was down (a deploy, a crash, `kill -9`): from the last sign of life on
+        // file to the first subscription.
+        if let alive = signOfLife?.load() {
+            gapStart = alive
+            gapCause = "the relay was not running"
+        }
         while !Task.isCancelled {
             update { $0.state = .connecting }
-            var connectedAt: Date?
+            var connectedAt: ContinuousClock.Instant?
             var lastAlive: Date?
+            var messages = 0
             let cause: Cause
             do {
                 let socket = try await connectAndSubscribe()
                 let now = Date()
-                connectedAt = now
+                connectedAt = .now
                 lastAlive = now
                 update {
                     $0.state = .subscribed
@@ -138,7 +148,8 @@ public final class XelionTenantSource: Sendable {
                     await recordGap(Gap(tenant: configuration.tenant, start: start, end: now, cause: gapCause))
                     gapStart = nil
                 }
-                cause = await serve(socket, lastAlive: &lastAlive)
+                saveSignOfLife(now)
+                cause = await serve(socket, lastAlive: &lastAlive, messages: &messages)
             } catch let error as XelionError {
                 cause = .pbx(error)
             } catch let error as WebSocketError {
@@ -146,29 +157,46 @@ public final class XelionTenantSource: Sendable {
             } catch {
                 cause = .other("\(error)")
             }
-            if Task.isCancelled { break }
+            if Task.isCancelled {
+                // Subscribed until now: the stream stops with the relay.
+                if connectedAt != nil, gapStart == nil {
+                    gapStart = Date()
+                    gapCause = "the relay stopped"
+                }
+                break
+            }
 
+            let outcome: ReconnectPolicy.Outcome
             if let connectedAt {
                 update { $0.drops += 1 }
                 // The PBX does not replay: everything from the last sign of life to the next
                 // subscription may be missing.
                 if gapStart == nil {
-                    gapStart = lastAlive ?? connectedAt
+                    gapStart = lastAlive ?? Date()
                     gapCause = cause.description
                 }
-                if Date().timeIntervalSince(connectedAt) >= configuration.healthyAfter.seconds { backoff.reset() }
+                if let gapStart { saveSignOfLife(gapStart) }
+                outcome = .dropped(lived: connectedAt.duration(to: .now), messages: messages)
+            } else if case .pbx(let error) = cause, error.needsOperator {
+                outcome = .needsOperator
+            } else if case .pbx(.tooManyRequests(let retryAfter)) = cause {
+                outcome = .throttled(retryAfter: retryAfter)
+            } else {
+                outcome = .failed
             }
-            let wait: Duration
-            switch cause {
-            case .pbx(let error) where error.needsOperator:
-                wait = configuration.operatorRetry
+            let wait = policy.wait(after: outcome)
+            switch outcome {
+            case .needsOperator:
                 logger.error(
-                    "the PBX refused this tenant; an operator must act", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
-            case .pbx(.tooManyRequests(let retryAfter)):
-                wait = max(retryAfter ?? .zero, backoff.next())
-                logger.warning("the PBX asks us to slow down", metadata: ["retry_in": "\(wait)"])
-            default:
-                wait = backoff.next()
+                    "the PBX refused this tenant; an operator must act", metadata: ["error": "\(cause)", "retry_in": "\(wait)"])
+            case .throttled(let retryAfter):
+                logger.warning(
+                    "the PBX asks us to slow down",
+                    metadata: [
+                        "retry_in": "\(wait)", "retry_after": "\(retryAfter.map { "\($0)" } ?? "not given")",
+                        "longest_obeyed": "\(policy.maxRetryAfter)",
+                    ])
+            case .dropped, .failed:
                 logger.warning(
                     connectedAt == nil ? "could not connect" : "connection lost",
                     metadata: ["cause": "\(cause)", "retry_in": "\(wait)"]
@@ -185,9 +213,30 @@ public final class XelionTenantSource: Sendable {
             }
         }
         update { $0.state = .stopped }
+        // Recorded open, so that `callrelay gaps` shows the window while the relay is down; the next
+        // start records it again with its end.
+        if signOfLife != nil {
+            let start = gapStart ?? Date()
+            saveSignOfLife(start)
+            await recordGap(
+                Gap(
+                    tenant: configuration.tenant, start: start, end: nil, cause: gapCause.isEmpty ? "the relay stopped" : gapCause
+                ))
+        }
         // Log out outside the cancelled task, so the request is not cancelled with it.
         let session = self.session
         await Task { await session.logout() }.value
+    }
+
+    private func saveSignOfLife(_ date: Date) {
+        guard let signOfLife else { return }
+        do {
+            try signOfLife.save(date)
+        } catch {
+            logger.warning(
+                "cannot keep the tenant's last sign of life; a gap across a restart may go unrecorded",
+                metadata: ["error": "\(error)"])
+        }
     }
 
     /// Logs in if needed, fetches a fresh socket URL, connects and subscribes: the part that the gate
@@ -236,15 +285,21 @@ public final class XelionTenantSource: Sendable {
     ///
     /// The messages are read in the source's own task: an idle tenant then costs one task, not one
     /// per chore (see ``ConnectionTimers``).
-    private func serve(_ socket: WebSocketConnection, lastAlive: inout Date?) async -> Cause {
+    private func serve(_ socket: WebSocketConnection, lastAlive: inout Date?, messages: inout Int) async -> Cause {
         let timers = ConnectionTimers(
             socket: socket, session: session, livenessInterval: configuration.livenessInterval,
             livenessTimeout: configuration.livenessTimeout, logger: logger)
         timers.start(renewalDate: await session.renewalDate)
         var cause: Cause
+        var savedAt = ContinuousClock.now
         do {
             for try await message in socket.messages {
+                messages += 1
                 await handle(message, timers: timers)
+                if signOfLife != nil, ContinuousClock.now - savedAt >= SignOfLifeFile.interval {
+                    savedAt = .now
+                    saveSignOfLife(timers.lastSignOfLife)
+                }
             }
             cause = .closed(try await socket.closeResult)
         } catch {
@@ -303,7 +358,8 @@ public final class XelionTenantSource: Sendable {
     private func recordGap(_ gap: Gap) async {
         update { $0.gaps += 1 }
         logger.warning(
-            "gap in the event stream", metadata: ["from": "\(gap.start)", "to": "\(gap.end)", "cause": "\(gap.cause)"])
+            gap.end == nil ? "gap in the event stream, open until the next start" : "gap in the event stream",
+            metadata: ["from": "\(gap.start)", "to": "\(gap.end.map { "\($0)" } ?? "open")", "cause": "\(gap.cause)"])
         do {
             try await gaps.record(gap)
         } catch {
