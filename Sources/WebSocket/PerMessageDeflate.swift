@@ -154,8 +154,12 @@ public struct NegotiatedDeflate: Sendable, Hashable {
         return result
     }
 
+    /// RFC 7692 §7.1.2.1: a decimal integer from 8 to 15 without leading zeros (`010`, `09` and `+9` are refused).
     private static func windowBits(_ name: String, _ value: String?) throws(WebSocketError) -> Int {
-        guard let value, let bits = Int(value), (8...15).contains(bits), value.allSatisfy(\.isASCII) else {
+        guard let value, let first = value.utf8.first, first != UInt8(ascii: "0"),
+            value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let bits = Int(value),
+            (8...15).contains(bits)
+        else {
             throw .handshakeRejected(reason: "\(name) needs a value from 8 to 15, got '\(value ?? "")'")
         }
         return bits

@@ -142,3 +142,73 @@ struct LogSyncTests {
         #expect(journal.durableSequence == 1)
     }
 }
+
+/// What the pipeline does when the journal cannot take a batch.
+@Suite("Pipeline faults", .timeLimit(.minutes(1)))
+struct PipelineFaultTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString)")
+
+    @Test(
+        "an event the journal refuses is set aside as a dead letter with the reason; every other event, in the same batch or after, is journaled"
+    )
+    func poisonIsolated() async throws {
+        // Two endpoints under one key: every acme event's delivery rows collide, as a URL listed twice did.
+        let route = DeliveryRoute(tenant: "acme", url: "https://crm.example.com/hooks", types: [])
+        let journal = try Journal(directory: directory, routes: ["acme": [route, route]])
+        let deadLetters = DeadLetterFile(dataDirectory: directory)
+        let sink = CollectingSink()
+        let pipeline = EventPipeline(journal: journal, sinks: [sink], logger: Logger(label: "test"), deadLetters: deadLetters)
+        let acme = Notifications(tenant: "acme")
+        let beta = Notifications(tenant: "beta")
+        let running = Task { try await pipeline.run() }
+        for index in 0..<40 {
+            await pipeline.submit((index % 4 == 0 ? acme : beta).event(.newCallEvent, call: "call-\(index)"))
+        }
+        pipeline.finish()
+        try await running.value
+        let journaled = try journal.entries(after: 0, limit: 100).compactMap { try? CallEvent.decode(json: $0.json) }
+        #expect(journaled.count == 30)
+        #expect(journaled.allSatisfy { $0.data.tenant == "beta" })
+        #expect(journaled.map(\.data.callId) == (0..<40).filter { $0 % 4 != 0 }.map { "call-\($0)" }, "in order")
+        #expect(pipeline.stats.refused == 10)
+        let letters = try deadLetters.all()
+        #expect(letters.count == 10)
+        #expect(letters.allSatisfy { $0.tenant == "acme" && $0.reason.contains("refused by the journal") })
+        #expect(letters.allSatisfy { $0.reason.localizedCaseInsensitiveContains("constraint") })
+        #expect(
+            try letters.map { try CallEvent.decode(json: $0.message).data.callId }
+                == (0..<40).filter { $0 % 4 == 0 }.map { "call-\($0)" })
+    }
+
+    @Test("a failed sync with the queue full still stops the pipeline, and no producer is left waiting")
+    func failedSyncWithFullQueue() async throws {
+        let gate = LogSyncGate()
+        let journal = try Journal(
+            directory: directory, options: JournalOptions(durability: .full), create: true, routes: [:], sync: { gate.sync() })
+        gate.fail(with: EIO)
+        let pipeline = EventPipeline(journal: journal, sinks: [], logger: Logger(label: "test"), queueCapacity: 4)
+        let pbx = Notifications()
+        // Far more than the queue holds: these producers block until the pipeline takes their events.
+        let producers = (0..<8).map { producer in
+            Task {
+                for index in 0..<50 { await pipeline.submit(pbx.event(.newCallEvent, call: "p\(producer)-\(index)")) }
+            }
+        }
+        let result = await Task { try await pipeline.run() }.result
+        guard case .failure(let error as JournalError) = result, case .syncFailed = error else {
+            Issue.record("the pipeline ended with \(result)")
+            return
+        }
+        for producer in producers { await producer.value }
+    }
+
+    @Test("a producer waiting on a full queue stops waiting when its task is cancelled")
+    func cancelledProducer() async throws {
+        let queue = BatchQueue<Int>(capacity: 1, maxBatch: 1)
+        let producer = Task { await queue.push(1) }
+        // The first push fills the queue and waits; nothing consumes.
+        while queue.count == 0 { await Task.yield() }
+        producer.cancel()
+        #expect(await producer.value, "queued, and returned")
+    }
+}

@@ -240,6 +240,19 @@ struct ClientHandlerTests {
         }
     }
 
+    @Test(
+        "a handshake refused for a window-bits value with a leading zero sends nothing after the request, not even a close frame")
+    func nothingAfterFailedHandshake() throws {
+        let harness = try Harness(configuration: .init(compression: .init(), keepalive: nil))
+        _ = try harness.written()  // the upgrade request
+        let response =
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(ClientHandshake.acceptValue(for: harness.handshake.key))\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=010\r\n\r\n"
+        try harness.channel.writeInbound(ByteBuffer(string: response))
+        #expect(throws: WebSocketError.self) { try harness.handshakeResult.wait() }
+        #expect(try harness.written().isEmpty, "no frame on a connection whose handshake failed")
+        #expect(!harness.channel.isActive, "the TCP connection is closed")
+    }
+
     @Test("TCP lost without a close frame is reported as such")
     func lostConnection() throws {
         let harness = try Harness()

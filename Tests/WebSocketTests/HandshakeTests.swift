@@ -116,6 +116,10 @@ struct HandshakeTests {
             "permessage-deflate; unknown_parameter",
             "permessage-deflate, permessage-deflate",
             "permessage-deflate;",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; client_max_window_bits=09",
+            "permessage-deflate; server_max_window_bits=+9",
+            "permessage-deflate; server_max_window_bits=09",
         ])
     func refusesMalformedDeflate(answer: String) {
         let h = handshake()

@@ -11,7 +11,8 @@ final class BatchQueue<Element: Sendable>: Sendable {
         var batches: [[Element]] = []
         var count = 0
         var consumer: CheckedContinuation<[Element]?, Never>?
-        var producers: [CheckedContinuation<Void, Never>] = []
+        var producers: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextProducer = 0
         var finished = false
     }
 
@@ -56,13 +57,28 @@ final class BatchQueue<Element: Sendable>: Sendable {
         case .refused: return false
         case .done: return true
         case .wait:
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLockedValue { state in
-                    if state.count < capacity || state.finished { return true }
-                    state.producers.append(continuation)
-                    return false
+            // The element is queued already; the wait only holds the producer back. A cancelled
+            // producer (the daemon stopping) stops waiting, so that a consumer that is gone cannot
+            // hold it for ever.
+            let id = state.withLockedValue { state in
+                defer { state.nextProducer += 1 }
+                return state.nextProducer
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLockedValue { state in
+                        if state.count < capacity || state.finished || Task.isCancelled { return true }
+                        state.producers.append((id, continuation))
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
                 }
-                if resumeNow { continuation.resume() }
+            } onCancel: {
+                let waiting = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                    guard let index = state.producers.firstIndex(where: { $0.id == id }) else { return nil }
+                    return state.producers.remove(at: index).continuation
+                }
+                waiting?.resume()
             }
             return true
         }
@@ -74,7 +90,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
             let (batch, producers) = state.withLockedValue { state -> ([Element]??, [CheckedContinuation<Void, Never>]) in
                 if state.count > 0 {
                     let batch = take(&state)
-                    let woken = state.producers
+                    let woken = state.producers.map(\.continuation)
                     state.producers = []
                     return (.some(batch), woken)
                 }
@@ -93,7 +109,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
             state.finished = true
             let consumer = state.count == 0 ? state.consumer : nil
             if consumer != nil { state.consumer = nil }
-            let producers = state.producers
+            let producers = state.producers.map(\.continuation)
             state.producers = []
             return (consumer, producers)
         }

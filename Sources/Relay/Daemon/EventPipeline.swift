@@ -22,6 +22,8 @@ public struct PipelineCounters: Sendable, Equatable {
     public var duplicates = 0
     public var transfers = 0
     public var commits = 0
+    /// Events the journal refused on their own, set aside as dead letters.
+    public var refused = 0
     /// Time spent committing (the transactions; their fsyncs and sinks run beside the next one), in
     /// seconds.
     public var commitSeconds = 0.0
@@ -40,11 +42,14 @@ public final class EventPipeline: Sendable {
     private let logger: Logger
     private let counters = NIOLockedValueBox(PipelineCounters())
     private let pruneInterval: Duration
+    private let deadLetters: DeadLetterFile?
 
+    /// - Parameter deadLetters: where an event the journal refuses is set aside.
     public init(
         journal: Journal, sinks: [any EventSink], logger: Logger, queueCapacity: Int = 10_000,
-        pruneInterval: Duration = .seconds(60)
+        pruneInterval: Duration = .seconds(60), deadLetters: DeadLetterFile? = nil
     ) {
+        self.deadLetters = deadLetters
         self.journal = journal
         self.sinks = sinks
         self.logger = logger
@@ -66,47 +71,52 @@ public final class EventPipeline: Sendable {
     public func finish() { queue.finish() }
 
     /// Commits batches until ``finish()``, and returns once everything committed is durable and has
-    /// reached the sinks. A failed commit (a full disk) is retried with the same events until it
-    /// succeeds: nothing is dropped, and the full queue holds the sources back.
+    /// reached the sinks. A commit that fails for the disk's sake (a full disk) is retried with the
+    /// same events until it succeeds: nothing is dropped, and the full queue holds the sources back.
+    /// A commit SQLite refuses for what it holds is split until the event it refuses is alone; that
+    /// event is set aside as a dead letter with the reason, and the rest go on.
     ///
     /// - Throws: ``JournalError/syncFailed(path:reason:)`` when the disk failed to make commits
     ///   durable, which no retry can be trusted to fix: the daemon must stop.
     public func run() async throws(JournalError) {
-        let sinks = self.sinks
         var lastPrune = ContinuousClock.now
         await prune()
         while true {
             // A full batch waiting is committed at once, beside the sync of the one before; a smaller
-            // one grows while that sync (and its sinks) run. At a moderate rate, committing it at once
-            // only split the events into more commits, each a page written and synced: at 5,000
-            // events/s 6,500 commits in 5 s instead of 4,000, and a median latency of 2.0 ms
-            // instead of 1.7.
+            // one grows while that sync (and its sinks) run: committing it at once only split the
+            // events into more commits, each a page written and synced.
             if queue.count < journal.options.maxBatch { try await waitUntilDurable() }
             guard let batch = await queue.next() else { break }
+            // Parts of the batch still to commit, the next one last: a refused part is split in two.
+            var parts = [batch]
             var retry = Duration.milliseconds(500)
-            while true {
+            while let part = parts.last {
                 do {
-                    let started = ContinuousClock.now
-                    let journal = self.journal
-                    // A task of its own, so that a cancelled pipeline (the daemon stopping because a
-                    // service failed) still commits what it already holds.
-                    let outcome = try await Task { () async throws(JournalError) -> CommitOutcome in
-                        try await journal.commitPipelined(batch) { entries in
-                            for sink in sinks { sink.write(entries) }
-                        }.outcome
-                    }.value
-                    record(outcome, took: ContinuousClock.now - started)
-                    break
+                    try await commit(part)
+                    parts.removeLast()
+                    retry = .milliseconds(500)
+                } catch .refused(_, let reason) {
+                    parts.removeLast()
+                    if part.count > 1 {
+                        let half = part.count / 2
+                        parts.append(Array(part[half...]))
+                        parts.append(Array(part[..<half]))
+                    } else if let event = part.first {
+                        await setAside(event, reason: reason)
+                    }
                 } catch {
-                    if let error = error as? JournalError, case .syncFailed = error {
-                        throw stopping(error, events: batch.count + queue.count)
+                    if case .syncFailed = error {
+                        queue.finish()
+                        throw stopping(error, events: parts.reduce(0) { $0 + $1.count } + queue.count)
                     }
                     logger.error(
                         "journal commit failed; retrying the same events",
-                        metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                        metadata: ["error": "\(error)", "events": "\(part.count)"])
                     if Task.isCancelled {
                         logger.critical(
-                            "stopping with events not journaled", metadata: ["events": "\(batch.count + queue.count)"])
+                            "stopping with events not journaled",
+                            metadata: ["events": "\(parts.reduce(0) { $0 + $1.count } + queue.count)"])
+                        queue.finish()
                         return
                     }
                     try? await Task.sleep(for: retry)
@@ -121,10 +131,51 @@ public final class EventPipeline: Sendable {
         try await waitUntilDurable()
     }
 
+    /// One commit, in a task of its own, so that a cancelled pipeline (the daemon stopping because a
+    /// service failed) still commits what it already holds.
+    private func commit(_ events: [CallEvent]) async throws(JournalError) {
+        let started = ContinuousClock.now
+        let journal = self.journal
+        let sinks = self.sinks
+        let outcome: CommitOutcome
+        do {
+            outcome = try await Task { () async throws(JournalError) -> CommitOutcome in
+                try await journal.commitPipelined(events) { entries in
+                    for sink in sinks { sink.write(entries) }
+                }.outcome
+            }.value
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            throw .writeFailed(path: journal.path, reason: "\(error)")
+        }
+        record(outcome, took: ContinuousClock.now - started)
+    }
+
+    /// An event the journal refuses on its own: kept in the dead letters with the reason, so that it
+    /// never holds up every tenant behind it.
+    private func setAside(_ event: CallEvent, reason: String) async {
+        counters.withLockedValue { $0.refused += 1 }
+        logger.error(
+            "the journal refused an event; it is set aside in the dead letters and the others go on",
+            metadata: ["tenant": "\(event.data.tenant)", "id": "\(event.id)", "type": "\(event.type)", "error": "\(reason)"])
+        guard let deadLetters else { return }
+        do {
+            try await deadLetters.keep(
+                DeadLetter(
+                    tenant: event.data.tenant, receivedAt: event.data.receivedAt, reason: "refused by the journal: \(reason)",
+                    message: event.json()))
+        } catch {
+            logger.error("cannot write the dead-letter file", metadata: ["error": "\(error)", "id": "\(event.id)"])
+        }
+    }
+
     private func waitUntilDurable() async throws(JournalError) {
         do {
             try await journal.waitUntilDurable()
         } catch {
+            // Nothing more is taken: producers waiting for room are let go.
+            queue.finish()
             throw stopping(error, events: queue.count)
         }
     }

@@ -65,10 +65,10 @@ public struct RelayDaemon: Sendable {
                 at: 0)
         }
         self.sinks = sinks
-        let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger)
+        let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
+        let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger, deadLetters: deadLetters)
         self.pipeline = pipeline
         let gaps = GapLog(dataDirectory: configuration.dataDirectory)
-        let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
         var clientsByCA: [String: HTTPClient] = [:]
         var sources: [XelionTenantSource] = []
         for tenant in configuration.tenants {
@@ -116,10 +116,13 @@ public struct RelayDaemon: Sendable {
             [PipelineService(pipeline: pipeline)] + deliverers.map(DelivererService.init) + [
                 TenantSourcesService(sources: sources)
             ]
-        group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A stop always ends: a graceful one that takes too long becomes cancellation, and a
+        // cancellation that hangs ends the process, which a restart carries on from the disk.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        groupConfiguration.maximumCancellationDuration = .seconds(30)
+        group = ServiceGroup(configuration: groupConfiguration)
     }
 
     /// The HTTP client of one CRM endpoint. Redirects are never followed: async-http-client would turn

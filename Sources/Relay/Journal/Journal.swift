@@ -257,7 +257,7 @@ public final class Journal: Sendable {
                 return (outcome, ticket)
             }
         } catch {
-            throw .writeFailed(path: path, reason: JournalError.reason(error))
+            throw JournalError.writing(error, path: path)
         }
     }
 
