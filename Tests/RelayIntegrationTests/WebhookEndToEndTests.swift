@@ -246,6 +246,51 @@ struct WebhookEndToEndTests {
         #expect(log.contains("the endpoint answers again"))
     }
 
+    @Test(
+        "the CRM down while the relay is killed four times, then back while it is killed four more: everything journaled reaches it within a minute of its return, under its ids"
+    )
+    func outageAcrossRestarts() async throws {
+        let peer = try await XelionPeer.start(["--transfer-ratio", "0.3"])
+        let sink = try await CRMSink.start(["--down-seconds", "600", "--down-status", "503"])
+        let config = try configuration(peer, sink)
+        // After a second failure the next try is ten minutes away, as the default schedule's third is
+        // five: only the outage's end can bring it forward.
+        let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(
+            of: "headers_env: {Authorization: ACME_CRM_TOKEN}",
+            with: "headers_env: {Authorization: ACME_CRM_TOKEN}\n        retry_schedule: [0s, 10m, 10m, 10m]")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        var relay = try await startRelay(config, "run-0")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        // About 8 s of calls while the CRM is down: each call's first event fails twice.
+        try await peer.control("calls?n=40&rate=5")
+        var random = SplitMix(state: UInt64(Date().timeIntervalSince1970))
+        func restart(_ round: Int) async throws {
+            // Random moments, not a synchronisation: what is in flight when the kill comes varies.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300..<1500, using: &random)))
+            kill(relay.process.processIdentifier, SIGKILL)
+            _ = await relay.exitStatus()
+            relay = try await startRelay(config, "run-\(round)")
+            try await eventually("subscribed again") { try await peer.subscribedTenants() == ["acme"] }
+        }
+        for round in 1...4 { try await restart(round) }
+        _ = try await peer.manifestWhenPlayed()
+        // Until most calls' first events have failed twice: their next tries are minutes away.
+        try await eventually("the calls' first events failed twice", within: 60) {
+            try await sink.deliveries().attempts >= 60
+        }
+        #expect(try await sink.deliveries().accepted.isEmpty)
+        try await sink.control("up")
+        for round in 5...8 { try await restart(round) }
+        let journaled = try await everyJournaledEventDelivered(to: sink, within: 60)
+        let accepted = try await sink.deliveries().accepted
+        for entry in accepted {
+            #expect((entry["body"] as? [String: Any])?["id"] as? String == entry["webhook-id"] as? String)
+        }
+        #expect(Set(accepted.compactMap { $0["webhook-id"] as? String }) == Set(journaled), "under the ids they had")
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+    }
+
     @Test("an endpoint that comes back refusing events (4xx) is not probed in a loop")
     func probeAnsweredWithRefusal() async throws {
         let peer = try await XelionPeer.start(["--transfer-ratio", "0", "--missed-ratio", "0"])

@@ -83,3 +83,22 @@ struct DeliveryFromMemoryTests {
         #expect(!take(&state, delivery("new", 1), concurrency: 4))
     }
 }
+
+@Suite("Outages read back from the journal")
+struct OutageClassificationTests {
+    @Test("no connection, no answer in time, 408, 429 and 5xx are an outage; a refusal, a redirect and 410 are not")
+    func classification() {
+        for failure in [
+            "HTTP 503 Service Unavailable", "HTTP 500 Internal Server Error", "HTTP 408 Request Timeout",
+            "HTTP 429 Too Many Requests", "no answer within 15 seconds", "connect(descriptor:addr:size:): Connection refused",
+        ] {
+            #expect(WebhookDeliverer.isOutage(failure), "\(failure)")
+        }
+        for failure in [
+            "HTTP 400 Bad Request", "HTTP 401 Unauthorized", "HTTP 301 Moved Permanently, redirect to /x not followed",
+            "410 Gone: endpoint disabled",
+        ] {
+            #expect(!WebhookDeliverer.isOutage(failure), "\(failure)")
+        }
+    }
+}

@@ -162,6 +162,21 @@ extension Journal {
         }
     }
 
+    /// The error of the newest failed attempt among the endpoint's pending deliveries, if any: at
+    /// start it tells whether the endpoint was down when the relay stopped.
+    func lastFailure(endpoint: String) async throws(JournalError) -> String? {
+        try await read { db in
+            try String.fetchOne(
+                db,
+                sql: """
+                    SELECT last_error FROM deliveries INDEXED BY deliveries_pending
+                    WHERE endpoint = ? AND state = 'pending' AND attempts > 0 AND last_error IS NOT NULL
+                    ORDER BY updated_at DESC LIMIT 1
+                    """,
+                arguments: [endpoint])
+        }
+    }
+
     /// Whether the call has any delivery to `endpoint` pending, due or not.
     func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool {
         try await read { db in

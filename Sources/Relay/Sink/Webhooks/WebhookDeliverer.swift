@@ -211,6 +211,19 @@ public final class WebhookDeliverer: EventSink {
             let newest = try await journal.newestSequence()
             // Over the limit, the journal's pending calls are not all known: memory stays out of it.
             let pending = try await journal.pendingCalls(endpoint: key, limit: Self.trackedCallsLimit + 1)
+            // Down when the relay stopped (a crash or a deploy during a CRM outage): its waiting rows
+            // are waiting on an outage, probed from now on and all due at the first success, as if
+            // the outage had been seen in this run.
+            if let failure = try await journal.lastFailure(endpoint: key), Self.isOutage(failure) {
+                let now = ContinuousClock.now
+                state.withLockedValue {
+                    $0.downSince = now
+                    $0.lastDownFailure = now - probeInterval
+                }
+                logger.notice(
+                    "the endpoint was down when the relay stopped; its waiting deliveries go as soon as it answers",
+                    metadata: ["error": "\(failure)"])
+            }
             state.withLockedValue { state in
                 state.startedAfter = max(state.startedAfter ?? 0, newest)
                 if pending.count > Self.trackedCallsLimit {
@@ -529,6 +542,16 @@ public final class WebhookDeliverer: EventSink {
             $0.retriesScheduled = true
             $0.failures += 1
         }
+    }
+
+    /// Whether a recorded failure says the endpoint was down rather than refusing the event: no
+    /// connection, no answer in time, 408, 429 or a 5xx. Read from the texts ``attempt(_:probe:)``
+    /// records.
+    static func isOutage(_ failure: String) -> Bool {
+        if failure.hasPrefix("410 ") { return false }
+        guard failure.hasPrefix("HTTP ") else { return true }
+        guard let status = Int(failure.dropFirst(5).prefix(3)) else { return true }
+        return status >= 500 || status == 408 || status == 429
     }
 
     /// The endpoint answered: if it was down, it is back, and what waits for a retry goes now.
