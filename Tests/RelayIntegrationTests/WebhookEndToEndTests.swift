@@ -154,7 +154,9 @@ struct WebhookEndToEndTests {
         #expect(!log.contains(CRMSink.secret) && !log.contains("t0ken"), "no secret in the logs")
     }
 
-    @Test("a schedule that runs out makes dead letters; deliveries lists them; deliveries retry delivers them")
+    @Test(
+        "a schedule that runs out makes a dead letter that holds its call; deliveries lists it; deliveries retry delivers the call in order"
+    )
     func deadLetters() async throws {
         let peer = try await XelionPeer.start(["--transfer-ratio", "0", "--missed-ratio", "0"])
         let sink = try await CRMSink.start(["--down-seconds", "600", "--down-status", "500"])
@@ -176,18 +178,23 @@ struct WebhookEndToEndTests {
             #expect(await process.exitStatus() == 0)
             return output
         }
-        try await eventually("six dead letters", within: 30) {
-            try await deliveries(["list", "--dead", "--json"]).split(separator: "\n").count == 6
+        // Each call's first event dies; its two later events wait behind it rather than overtake it.
+        try await eventually("two dead letters", within: 30) {
+            try await deliveries(["list", "--dead", "--json"]).split(separator: "\n").count == 2
         }
+        let journaled = try await journaledIds()
+        #expect(journaled.count == 6)
         let summary = try await deliveries(["list"])
-        #expect(summary.contains("6 dead") && summary.contains("HTTP 500"), "\(summary)")
+        #expect(summary.contains("4 pending") && summary.contains("2 dead") && summary.contains("HTTP 500"), "\(summary)")
         #expect(try await sink.deliveries().accepted.isEmpty)
+        #expect(try await sink.deliveries().attempts == 6, "three attempts for each first event, none for the held ones")
 
         try await sink.control("up")
         _ = try await deliveries(["retry"])
-        try await eventually("the dead letters delivered after retry", within: 30) {
+        try await eventually("the calls delivered after retry", within: 30) {
             try await sink.deliveries().accepted.count == 6
         }
+        expectInOrderPerCall(try await sink.deliveries().accepted, journaled: journaled)
         kill(relay.process.processIdentifier, SIGTERM)
         #expect(await relay.exitStatus() == 0)
     }
@@ -244,6 +251,55 @@ struct WebhookEndToEndTests {
         #expect(await relay.exitStatus() == 0)
         let log = try String(contentsOf: directory.appendingPathComponent("run.log"), encoding: .utf8)
         #expect(log.contains("the endpoint answers again"))
+    }
+
+    @Test(
+        "a renamed endpoint's backlog: warned about at start, listed as not configured, moved to the new URL and delivered in order"
+    )
+    func renamedEndpoint() async throws {
+        let peer = try await XelionPeer.start(["--transfer-ratio", "0", "--missed-ratio", "0"])
+        let old = try await CRMSink.start(["--down-seconds", "600", "--down-status", "503"])
+        let config = try configuration(peer, old)
+        var relay = try await startRelay(config, "run-old")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        try await peer.control("calls?n=2&rate=0")
+        _ = try await peer.manifestWhenPlayed()
+        try await eventually("journaled") { try await journaledIds().count == 6 }
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
+
+        // The operator renames the endpoint.
+        let new = try await CRMSink.start()
+        let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: old.url, with: new.url)
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        relay = try await startRelay(config, "run-new")
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        let log = directory.appendingPathComponent("run-new.log")
+        try await eventually("the warning at start") {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.contains("no longer configured") && text.contains("pending=6")
+        }
+
+        func deliveries(_ arguments: [String]) async throws -> (String, Int32) {
+            let process = try await PeerProcess.launch(
+                TestEnvironment.callrelay, ["deliveries"] + arguments + ["--config", config.path], readyLine: false)
+            let output = await process.rest()
+            return (output, await process.exitStatus())
+        }
+        let listed = try await deliveries(["list"]).0
+        #expect(listed.contains("acme \(old.url) (not configured)  6 pending"), "\(listed)")
+        let (refused, status) = try await deliveries([
+            "move", "--from", "acme \(old.url)", "--to", "acme https://nowhere.example/",
+        ])
+        #expect(status == 2, "\(refused)")
+        let moved = try await deliveries(["move", "--from", "acme \(old.url)", "--to", "acme \(new.url)"])
+        #expect(moved.1 == 0 && moved.0.contains("6 deliveries moved"), "\(moved.0)")
+        // The running daemon finds them at its next look at the journal.
+        let journaled = try await everyJournaledEventDelivered(to: new, within: 30)
+        expectInOrderPerCall(try await new.deliveries().accepted, journaled: journaled)
+        #expect(!(try await deliveries(["list"]).0.contains("not configured")))
+        kill(relay.process.processIdentifier, SIGTERM)
+        #expect(await relay.exitStatus() == 0)
     }
 
     @Test(

@@ -151,19 +151,6 @@ struct DeliveryQueueTests {
         #expect(try await journal.nextDue(endpoint: endpoint) == nil)
     }
 
-    @Test("a schedule run out makes a dead letter, which no longer holds its call; retry makes it pending again")
-    func deadLetter() async throws {
-        let journal = try open()
-        try await commitTwoCalls(journal)
-        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 8, error: "HTTP 400", retryAt: nil)
-        #expect(try journal.deadDeliveries().map(\.sequence) == [1])
-        let due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
-        #expect(due.map(\.sequence) == [2, 3])
-        #expect(try await journal.retryDead(endpoint: endpoint) == 1)
-        #expect(try journal.deadDeliveries().isEmpty)
-        #expect(try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: []).map(\.sequence) == [1, 2])
-    }
-
     func commitCalls(_ journal: Journal, batches: Int) async throws {
         for batch in 0..<batches {
             _ = try await journal.commit(
@@ -310,5 +297,48 @@ struct DeliveryQueueTests {
         }
         #expect(deliverer.trackedCalls > 0)
         #expect(deliverer.trackedCalls <= WebhookDeliverer.trackedCallsLimit + 1_000)
+    }
+
+    @Test("a dead letter holds its call's later deliveries until it is retried, which sends it first, or dropped")
+    func deadHoldsItsCall() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 8, error: "HTTP 500", retryAt: nil)
+        var due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2], "call one waits behind its dead letter; call two goes on")
+        #expect(try await journal.hasPending(endpoint: endpoint, callKey: "one"), "never delivered from memory either")
+        #expect(try await journal.pendingCalls(endpoint: endpoint, limit: 10).contains("one"))
+        #expect(try await journal.retryDead(endpoint: endpoint) == 1)
+        due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [1, 2], "the revived dead letter first, ahead of its call's later events")
+
+        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 8, error: "HTTP 500", retryAt: nil)
+        #expect(try await journal.dropUndelivered(endpoint: endpoint, deadOnly: true) == 1)
+        due = try await journal.dueDeliveries(endpoint: endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2, 3], "dropped on purpose: the call's next event goes")
+    }
+
+    @Test("rows of an endpoint no longer configured are found with counts, moved to a configured one, or dropped")
+    func unconfiguredEndpoints() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        try await journal.markFailed(endpoint: endpoint, sequence: 1, attempts: 8, error: "HTTP 500", retryAt: nil)
+        let renamed = DeliveryRoute(tenant: "acme", url: "https://crm.example.com/hooks/v2", types: [])
+        let orphans = try journal.unconfiguredBacklog(configured: [renamed.endpoint])
+        #expect(orphans.map(\.endpoint) == [endpoint])
+        #expect(orphans.first?.pending == 5 && orphans.first?.dead == 1)
+        #expect(try journal.unconfiguredBacklog(configured: [endpoint]).isEmpty)
+
+        let (logger, records) = RecordingLogHandler.logger()
+        RelayDaemon.warnAboutUnconfiguredEndpoints(journal, routes: ["acme": [renamed]], logger: logger)
+        let warning = try #require(records.all.first { $0.level == .warning })
+        #expect(warning.metadata["endpoint"] == "\(endpoint)" && warning.metadata["pending"] == "5")
+
+        #expect(try await journal.moveUndelivered(from: endpoint, to: renamed.endpoint) == 6)
+        #expect(try journal.unconfiguredBacklog(configured: [renamed.endpoint]).isEmpty)
+        let due = try await journal.dueDeliveries(endpoint: renamed.endpoint, limit: 10, busyCalls: [])
+        #expect(due.map(\.sequence) == [2], "moved with their states: call one still behind its dead letter")
+        #expect(try await journal.dropUndelivered(endpoint: renamed.endpoint, deadOnly: false) == 6)
+        #expect(try journal.backlog().first { $0.endpoint == renamed.endpoint } == nil)
     }
 }

@@ -40,6 +40,7 @@ public struct RelayDaemon: Sendable {
         }
         let journal = try Journal(
             directory: configuration.dataDirectory, options: configuration.journal, routes: routes, logger: logger)
+        Self.warnAboutUnconfiguredEndpoints(journal, routes: routes, logger: logger)
         // A client (and so a connection pool) per endpoint: with a shared one, endpoints on the same
         // host (two tenants of one CRM vendor) would share its connections, and a slow one would
         // hold them all.
@@ -123,6 +124,21 @@ public struct RelayDaemon: Sendable {
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
         groupConfiguration.maximumCancellationDuration = .seconds(30)
         group = ServiceGroup(configuration: groupConfiguration)
+    }
+
+    /// Rows owed to an endpoint that is no longer configured (renamed, or its tenant renamed) are never
+    /// sent: said at every start, with the counts and what to do.
+    static func warnAboutUnconfiguredEndpoints(_ journal: Journal, routes: [String: [DeliveryRoute]], logger: Logger) {
+        let configured = Set(routes.values.flatMap { $0.map(\.endpoint) })
+        do {
+            for orphan in try journal.unconfiguredBacklog(configured: configured) {
+                logger.warning(
+                    "deliveries wait for an endpoint that is no longer configured; move them to a configured one with `callrelay deliveries move` or drop them with `callrelay deliveries drop`",
+                    metadata: ["endpoint": "\(orphan.endpoint)", "pending": "\(orphan.pending)", "dead": "\(orphan.dead)"])
+            }
+        } catch {
+            logger.warning("cannot look for deliveries of endpoints no longer configured", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The HTTP client of one CRM endpoint. Redirects are never followed: async-http-client would turn

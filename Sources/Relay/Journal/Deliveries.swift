@@ -94,7 +94,8 @@ extension Journal {
 
     /// Up to `limit` deliveries of `endpoint` that are due, oldest first, each the first pending
     /// delivery of its call (events of one call reach an endpoint in order), leaving out the calls in
-    /// `busyCalls` (being delivered).
+    /// `busyCalls` (being delivered) and the deliveries behind a dead letter of their call, which
+    /// wait until it is retried or dropped.
     public func dueDeliveries(
         endpoint: String, now: Date = Date(), limit: Int, busyCalls: Set<String>
     ) async throws(JournalError)
@@ -110,6 +111,9 @@ extension Journal {
               AND NOT EXISTS (
                 SELECT 1 FROM deliveries p INDEXED BY deliveries_call
                 WHERE p.endpoint = d.endpoint AND p.call_key = d.call_key AND p.state = 'pending' AND p.seq < d.seq)
+              AND NOT EXISTS (
+                SELECT 1 FROM deliveries x INDEXED BY deliveries_dead
+                WHERE x.endpoint = d.endpoint AND x.call_key = d.call_key AND x.state = 'dead' AND x.seq < d.seq)
             ORDER BY d.seq LIMIT ?
             """
         // A busy call shows at most its first delivery here, so `busyCalls.count` extra rows are enough.
@@ -148,7 +152,8 @@ extension Journal {
         }
     }
 
-    /// Up to `limit` calls with a delivery to `endpoint` pending, due or not.
+    /// Up to `limit` calls with a delivery to `endpoint` pending (due or not) or dead, and up to
+    /// `limit` more.
     func pendingCalls(endpoint: String, limit: Int) async throws(JournalError) -> Set<String> {
         try await read { db in
             Set(
@@ -158,7 +163,14 @@ extension Journal {
                         SELECT DISTINCT call_key FROM deliveries INDEXED BY deliveries_call
                         WHERE endpoint = ? AND state = 'pending' LIMIT ?
                         """,
-                    arguments: [endpoint, limit]))
+                    arguments: [endpoint, limit])
+                    + String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT call_key FROM deliveries INDEXED BY deliveries_dead
+                            WHERE endpoint = ? AND state = 'dead' LIMIT ?
+                            """,
+                        arguments: [endpoint, limit]))
         }
     }
 
@@ -177,7 +189,8 @@ extension Journal {
         }
     }
 
-    /// Whether the call has any delivery to `endpoint` pending, due or not.
+    /// Whether the call has any delivery to `endpoint` pending (due or not) or dead: either way its
+    /// next event must not be delivered from memory, ahead of it.
     func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool {
         try await read { db in
             try Bool.fetchOne(
@@ -185,8 +198,10 @@ extension Journal {
                     sql: """
                         SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_call
                         WHERE endpoint = ? AND call_key = ? AND state = 'pending')
+                        OR EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_dead
+                        WHERE endpoint = ? AND call_key = ? AND state = 'dead')
                         """),
-                arguments: [endpoint, callKey]) ?? true
+                arguments: [endpoint, callKey, endpoint, callKey]) ?? true
         }
     }
 
@@ -324,6 +339,55 @@ extension Journal {
                 EndpointBacklog(
                     endpoint: row[0], pending: row[1], delivered: row[2], dead: row[3], oldestPending: row[4], lastError: row[5])
             }
+        }
+    }
+
+    /// The endpoints with undelivered rows (pending or dead) that are not among `configured`: left by
+    /// an endpoint or a tenant renamed or removed. Their rows are never sent, and hold their events
+    /// past the retention, until moved or dropped.
+    public func unconfiguredBacklog(configured: Set<String>) throws(JournalError) -> [EndpointBacklog] {
+        try read { db in
+            try Self.deliveryEndpoints(db).filter { !configured.contains($0) }.compactMap { endpoint in
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT sum(state = 'pending'), sum(state = 'dead'), min(CASE WHEN state = 'pending' THEN updated_at END)
+                        FROM deliveries INDEXED BY deliveries_pending WHERE endpoint = ? AND state IN ('pending', 'dead')
+                        """,
+                    arguments: [endpoint])
+                let pending: Int = row?[0] ?? 0
+                let dead: Int = row?[1] ?? 0
+                guard pending + dead > 0 else { return nil }
+                return EndpointBacklog(
+                    endpoint: endpoint, pending: pending, delivered: 0, dead: dead, oldestPending: row?[2], lastError: nil)
+            }
+        }
+    }
+
+    /// Moves the undelivered rows (pending and dead) of endpoint `from` to endpoint `to`, keeping their
+    /// states; a row `to` already has for the same event is left to it. Returns how many moved.
+    public func moveUndelivered(from: String, to: String) async throws(JournalError) -> Int {
+        try await write { db in
+            try db.execute(
+                sql:
+                    "UPDATE OR IGNORE deliveries SET endpoint = ?, updated_at = ? WHERE endpoint = ? AND state IN ('pending', 'dead')",
+                arguments: [to, Date().timeIntervalSince1970, from])
+            let moved = db.changesCount
+            try db.execute(sql: "DELETE FROM deliveries WHERE endpoint = ? AND state IN ('pending', 'dead')", arguments: [from])
+            return moved
+        }
+    }
+
+    /// Deletes undelivered rows of `endpoint`: every one (`deadOnly` false), or its dead letters, which
+    /// releases the calls they held. Returns how many.
+    public func dropUndelivered(endpoint: String, deadOnly: Bool) async throws(JournalError) -> Int {
+        try await write { db in
+            try db.execute(
+                sql: deadOnly
+                    ? "DELETE FROM deliveries WHERE endpoint = ? AND state = 'dead'"
+                    : "DELETE FROM deliveries WHERE endpoint = ? AND state IN ('pending', 'dead')",
+                arguments: [endpoint])
+            return db.changesCount
         }
     }
 

@@ -368,7 +368,7 @@ public final class Journal: Sendable {
 
     /// Every endpoint with deliveries on record, one index seek each (`SELECT DISTINCT` would read
     /// every row): the configured ones and any a former configuration left.
-    private static func deliveryEndpoints(_ db: Database) throws -> [String] {
+    static func deliveryEndpoints(_ db: Database) throws -> [String] {
         var endpoints: [String] = []
         let next = try db.cachedStatement(sql: "SELECT endpoint FROM deliveries WHERE endpoint > ? ORDER BY endpoint LIMIT 1")
         while let endpoint = try String.fetchOne(next, arguments: [endpoints.last ?? ""]) {
