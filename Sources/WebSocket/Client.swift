@@ -98,7 +98,8 @@ extension ClientChannelHandler {
         close: EventLoopFuture<WebSocketCloseFrame>
     ) {
         let delegate = InboundDelegate(eventLoop: eventLoop)
-        let backlog = InboundBacklog(high: configuration.inboundBufferMessages, delegate: delegate)
+        let backlog = InboundBacklog(
+            high: configuration.inboundBufferMessages, highBytes: configuration.inboundBufferBytes, delegate: delegate)
         let new = InboundProducer.makeSequence(
             elementType: InboundBatch.self,
             backPressureStrategy: InboundBacklog.NoLimit(),

@@ -38,6 +38,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var transportError: WebSocketError?
 
     private var readPaused = false
+    /// The pong owed for the latest ping while the socket was not writable.
+    private var heldPong: ByteBuffer?
     private var readRequestedWhilePaused = false
 
     private var lastActivity = NIODeadline.now()
@@ -180,7 +182,13 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             case .deliverBinary(let data):
                 batch.append(binary: data)
             case .send(let reply):
-                context.write(wrapOutboundOut(reply), promise: nil)
+                // A peer that pings without reading our pongs must not grow our buffers: while the
+                // socket is not writable only the pong of the latest ping is kept (RFC 6455 §5.5.3).
+                if context.channel.isWritable {
+                    context.write(wrapOutboundOut(reply), promise: nil)
+                } else {
+                    heldPong = reply
+                }
             case .pongReceived:
                 pingSentAt = nil
             case .closeReceived(let frame, let reply):
@@ -202,7 +210,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     /// of the consuming task per read, not one per message.
     private func deliver(_ batch: InboundBatch) {
         guard !batch.isEmpty else { return }
-        if backlog.adding(batch.count) { readPaused = true }
+        if backlog.adding(batch.count, bytes: batch.bytes) { readPaused = true }
         _ = source.yield(batch)
     }
 
@@ -214,6 +222,14 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         }
         context.flush()
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let pong = heldPong, case .open = phase {
+            heldPong = nil
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {

@@ -22,6 +22,9 @@ public struct WebSocketClientConfiguration: Sendable {
     public var caFile: String?
     /// Complete messages buffered for a slow consumer before reading from the socket stops.
     public var inboundBufferMessages: Int
+    /// Bytes of complete messages buffered for a slow consumer before reading stops, whichever of
+    /// the two bounds comes first.
+    public var inboundBufferBytes: Int
 
     /// Keepalive: after `interval` without anything received a ping goes out; if neither its pong
     /// nor any other data arrives within `timeout`, the connection is declared dead and closed, so a
@@ -45,8 +48,10 @@ public struct WebSocketClientConfiguration: Sendable {
         closeTimeout: Duration = .seconds(3),
         keepalive: Keepalive? = Keepalive(),
         caFile: String? = nil,
-        inboundBufferMessages: Int = 64
+        inboundBufferMessages: Int = 64,
+        inboundBufferBytes: Int = 16 << 20
     ) {
+        self.inboundBufferBytes = inboundBufferBytes
         self.headers = headers
         self.subprotocols = subprotocols
         self.compression = compression

@@ -27,24 +27,39 @@ final class InboundBatch: @unchecked Sendable {
     @exclusivity(unchecked) private var items: [Item] = []
     @exclusivity(unchecked) private var text = ByteBuffer()
 
+    /// The bytes of its messages, for the backlog's bound.
+    @exclusivity(unchecked) private(set) var bytes = 0
+
     var count: Int { items.count }
     var isEmpty: Bool { items.isEmpty }
+
+    /// The bytes of the message at `index`, before it is taken.
+    func size(at index: Int) -> Int {
+        switch items[index] {
+        case .text(_, let length, _): return length
+        case .binary(let data): return data.readableBytes
+        case .taken: return 0
+        }
+    }
 
     /// Copies the text, so the buffer it came in (the read's, or the inflater's) can be reused.
     func append(_ message: WebSocketText) {
         let offset = text.writerIndex
         let length = text.writeImmutableBuffer(message.bytes)
         items.append(.text(offset: offset, length: length, isASCII: message.isASCII))
+        bytes += length
     }
 
     func append(binary: ByteBuffer) {
         items.append(.binary(binary))
+        bytes += binary.readableBytes
     }
 
     /// Empties the batch for the next read, keeping its capacity.
     func removeAll() {
         items.removeAll(keepingCapacity: true)
         text.clear()
+        bytes = 0
     }
 
     /// Hands out the message at `index`, once; a text's `String` is made here, on the caller's thread.

@@ -29,11 +29,12 @@ public struct WebSocketInboundStream: AsyncSequence, Sendable {
         public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
             while true {
                 if let current = batch, index < current.count {
+                    let size = current.size(at: index)
                     let message = current.take(at: index)
                     index += 1
                     // Let go of the batch with its last message, so the handler can refill it.
                     if index == current.count { batch = nil }
-                    backlog.taken()
+                    backlog.taken(bytes: size)
                     return message
                 }
                 do {
@@ -57,33 +58,44 @@ typealias InboundProducer = NIOThrowingAsyncSequenceProducer<
     InboundDelegate
 >
 
-/// How many messages the socket delivered that the consumer has not taken yet, and the watermarks
-/// that pause and resume reading. The producer's own back pressure counts batches, whose size is one
-/// read's worth of messages, so the count of messages is kept here: the channel handler adds a batch
-/// before handing it over and pauses at `high`; the consumer takes one message at a time and asks for
-/// reading to resume when it falls below `low`.
+/// How many messages the socket delivered that the consumer has not taken yet, and how many bytes
+/// they hold, with the watermarks that pause and resume reading: messages alone would let 256
+/// compressed 1 MiB messages take 256 MiB. The producer's own back pressure counts batches, whose
+/// size is one read's worth of messages, so both are kept here: the channel handler adds a batch
+/// before handing it over and pauses at either `high`; the consumer takes one message at a time and
+/// asks for reading to resume when both fall below their `low`.
 final class InboundBacklog: Sendable {
     let low: Int
     let high: Int
+    let lowBytes: Int
+    let highBytes: Int
     private let count = Atomic<Int>(0)
+    private let bytes = Atomic<Int>(0)
     private let delegate: InboundDelegate
 
-    init(high: Int, delegate: InboundDelegate) {
+    init(high: Int, highBytes: Int = .max, delegate: InboundDelegate) {
         self.high = max(high, 2)
         self.low = self.high / 2
+        self.highBytes = max(highBytes, 2)
+        self.lowBytes = self.highBytes / 2
         self.delegate = delegate
     }
 
     /// Called on the event loop with a batch about to be handed over; true when reading must pause.
-    func adding(_ messages: Int) -> Bool {
-        count.add(messages, ordering: .relaxed).newValue >= high
+    func adding(_ messages: Int, bytes size: Int = 0) -> Bool {
+        let queued = count.add(messages, ordering: .relaxed).newValue
+        let queuedBytes = bytes.add(size, ordering: .relaxed).newValue
+        return queued >= high || queuedBytes >= highBytes
     }
 
-    /// Called by the consumer for every message it takes.
-    func taken() {
-        if count.subtract(1, ordering: .relaxed).newValue == low - 1 {
-            // Crossing the low watermark downwards happens once per drain, after any pause the
-            // handler decided on the way up (that decision ran on the event loop, where this lands).
+    /// Called by the consumer for every message it takes, with its size.
+    func taken(bytes size: Int = 0) {
+        let left = count.subtract(1, ordering: .relaxed).newValue
+        let leftBytes = bytes.subtract(size, ordering: .relaxed).newValue
+        // Crossing into "both low" happens once per drain, after any pause the handler decided on
+        // the way up (that decision ran on the event loop, where this lands). While reading is
+        // paused nothing is added, so the crossing is seen exactly.
+        if left < low, leftBytes < lowBytes, left + 1 >= low || leftBytes + size >= lowBytes {
             delegate.produceMore()
         }
     }

@@ -203,6 +203,47 @@ struct ClientHandlerTests {
         #expect(try await iterator.next() == .text("m5"))
     }
 
+    @Test("stops reading while the messages waiting hold more bytes than the bound, however few they are")
+    func backPressureByBytes() async throws {
+        let harness = try Harness(configuration: .init(keepalive: nil, inboundBufferBytes: 1_000))
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        let big = String(repeating: "x", count: 600)
+        var burst = ByteBuffer()
+        for _ in 0..<3 { burst.writeBytes(RawFrame.text(big).bytes) }
+        try harness.channel.writeInbound(burst)
+        // Three messages, under the bound of four, but 1,800 bytes over the bound of 1,000.
+        let reads = ReadCounter()
+        try harness.channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        harness.channel.read()
+        #expect(reads.count == 0)
+        var iterator = harness.sequence.makeAsyncIterator()
+        for left in [2, 1] {
+            #expect(try await iterator.next() == .text(big))
+            harness.channel.embeddedEventLoop.run()
+            #expect(reads.count == 0, "\(left * 600) bytes still waiting")
+        }
+        #expect(try await iterator.next() == .text(big))
+        harness.channel.embeddedEventLoop.run()
+        #expect(reads.count == 1, "reading resumes once the bytes waiting fall below half the bound")
+    }
+
+    @Test("while the socket is not writable, pings leave one pong owed, for the latest, sent when it is writable again")
+    func pongsBoundedByWritability() throws {
+        let harness = try Harness()
+        try harness.channel.writeInbound(harness.upgradeResponse())
+        _ = try harness.written()
+        harness.channel.isWritable = false
+        var burst = ByteBuffer()
+        for index in 0..<50 { burst.writeBytes(RawFrame(opcode: 9, payload: Array("ping \(index)".utf8)).bytes) }
+        try harness.channel.writeInbound(burst)
+        #expect(try harness.written().isEmpty, "nothing queued for a peer that does not read")
+        harness.channel.isWritable = true
+        harness.channel.pipeline.fireChannelWritabilityChanged()
+        let replies = try harness.written()
+        #expect(replies.count == 1)
+        #expect(decodeSent(replies[0]).pongs == [ByteBuffer(string: "ping 49")])
+    }
+
     @Test("reports the server's close code and reason after the closing handshake")
     func closeHandshake() throws {
         let harness = try Harness()

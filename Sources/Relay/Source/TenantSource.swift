@@ -54,7 +54,9 @@ public struct TenantSourceConfiguration: Sendable {
         self.socket = WebSocketClientConfiguration(
             compression: PerMessageDeflateOptions(serverNoContextTakeover: true, clientNoContextTakeover: true),
             caFile: caFile,
-            inboundBufferMessages: 256
+            inboundBufferMessages: 256,
+            // A call event is about 1 KiB: 256 of them, or a few large messages, per tenant at most.
+            inboundBufferBytes: 1 << 20
         )
         self.reconnect = ReconnectPolicy(backoff: backoff, operatorRetry: operatorRetry)
         self.livenessInterval = livenessInterval
