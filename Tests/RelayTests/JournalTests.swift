@@ -319,7 +319,7 @@ struct JournalTests {
         let notices = records.all.filter { $0.level == .notice }
         #expect(notices.map(\.message).map { $0.hasPrefix("upgrading the journal") } == [true, false])
         #expect(notices.last?.message == "upgraded the journal")
-        #expect(notices.first?.metadata["upgrades"] == "v6: sequences counted by the journal")
+        #expect(notices.first?.metadata["upgrades"] == "v6: sequences counted by the journal; v7: dead letters hold their call")
         #expect(notices.first?.metadata["events_at_most"] == "3")
         #expect(notices.last?.metadata["seconds"] != nil)
 
