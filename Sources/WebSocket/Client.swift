@@ -19,6 +19,9 @@ public enum WebSocketClient {
         let url = try WebSocketURL(url)
         try configuration.validate()
         let tls = url.isSecure ? try TLSContexts.shared.context(caFile: configuration.caFile) : nil
+        let verification = url.isSecure ? try CertificateVerification.make(caFile: configuration.caFile) : nil
+        // Why the certificate was refused, for the error: the handshake's own says only that it was.
+        let refusal = NIOLockedValueBox<String?>(nil)
         let handshake = ClientHandshake(
             url: url,
             headers: configuration.headers,
@@ -33,9 +36,18 @@ public enum WebSocketClient {
             .channelOption(.allocator, value: ConnectionMemory.allocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
+                    if let tls, let verification {
                         let sni = url.hostIsIPAddress ? nil : url.host
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                        // Inside the handshake, so that a certificate for another name fails it.
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: sni) { certificates, promise in
+                            Task {
+                                let (valid, reason) = await verification.verify(
+                                    certificates, host: url.host, hostIsIPAddress: url.hostIsIPAddress)
+                                if let reason { refusal.withLockedValue { $0 = reason } }
+                                promise.succeed(valid ? .certificateVerified : .failed)
+                            }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         makeHandler(channel: channel, handshake: handshake, configuration: configuration, setup: setup)
@@ -62,6 +74,7 @@ public enum WebSocketClient {
             )
         } catch let error as WebSocketError {
             channel.close(promise: nil)
+            if let reason = refusal.withLockedValue({ $0 }) { throw .tls(reason: reason) }
             throw error
         } catch {
             channel.close(promise: nil)

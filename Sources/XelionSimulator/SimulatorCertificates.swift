@@ -6,11 +6,17 @@ import X509
 
 /// A throwaway certificate authority made at start, and a certificate for `localhost` and 127.0.0.1
 /// signed by it: the simulator serves real TLS, and a client trusts it through the CA file alone.
-struct SimulatorCertificates {
-    let caPEM: String
-    let context: NIOSSLContext
+/// Other names and addresses make a server whose certificate is for someone else.
+public struct SimulatorCertificates: Sendable {
+    /// The CA's certificate, to trust.
+    public let caPEM: String
+    /// A server context presenting the leaf certificate.
+    public let context: NIOSSLContext
 
-    init() throws {
+    /// - Parameters:
+    ///   - names: the DNS names of the leaf certificate.
+    ///   - addresses: its IPv4 or IPv6 addresses, as bytes.
+    public init(names: [String] = ["localhost"], addresses: [[UInt8]] = [[127, 0, 0, 1]]) throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("callrelay simulator CA") }
@@ -37,13 +43,14 @@ struct SimulatorCertificates {
             notValidBefore: now.addingTimeInterval(-300),
             notValidAfter: now.addingTimeInterval(30 * 86400),
             issuer: caName,
-            subject: try DistinguishedName { CommonName("localhost") },
+            subject: try DistinguishedName { CommonName(names.first ?? "callrelay simulator") },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                SubjectAlternativeNames(
+                    names.map { .dnsName($0) } + addresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) })
             },
             issuerPrivateKey: .init(caKey)
         )

@@ -1,3 +1,4 @@
+import CoreFoundation  // `stat`, which the C library and CoreFoundation both declare
 import Foundation
 
 /// An append-only file that rotates by size: `events.jsonl` → `events.jsonl.1` → ... → `.keep`, the

@@ -1,3 +1,4 @@
+import CoreFoundation  // `stat`, which the C library and CoreFoundation both declare
 import Foundation
 
 /// A window in which the PBX may have sent events we never saw: from the last event before a drop
