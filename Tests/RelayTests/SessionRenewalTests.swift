@@ -41,9 +41,9 @@ struct SessionRenewalTests {
         await pbx.stop()
     }
 
-    @Test("a validUntil seconds away is renewed no sooner than a minute after the token came")
+    @Test("a validUntil half a minute away is renewed no sooner than a minute after the token came")
     func shortValidUntil() async throws {
-        let (session, pbx, http) = try await session(validUntil: utc(Date().addingTimeInterval(5)))
+        let (session, pbx, http) = try await session(validUntil: utc(Date().addingTimeInterval(30)))
         let due = try #require(await session.renewalDate)
         #expect(due.timeIntervalSinceNow > 55, "\(due)")
         try await session.refreshIfDue()
