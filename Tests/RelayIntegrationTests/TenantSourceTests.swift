@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOSSL
 import TestSupport
 import Testing
@@ -32,7 +33,8 @@ struct TenantSourceTests {
         password: String = "secret",
         data: URL = TestEnvironment.temporaryDirectory(),
         keepsSignOfLife: Bool = false,
-        tweak: (inout TenantSourceConfiguration) -> Void = { _ in }
+        tweak: (inout TenantSourceConfiguration) -> Void = { _ in },
+        wallClock: @escaping @Sendable () -> Date = { Date() }
     ) -> Running {
         var configuration = TenantSourceConfiguration(
             tenant: tenant,
@@ -58,7 +60,8 @@ struct TenantSourceTests {
             gaps: GapLog(dataDirectory: data),
             deadLetters: DeadLetterFile(dataDirectory: data),
             logger: logger,
-            signOfLife: keepsSignOfLife ? SignOfLifeFile(dataDirectory: data, tenant: tenant) : nil
+            signOfLife: keepsSignOfLife ? SignOfLifeFile(dataDirectory: data, tenant: tenant) : nil,
+            wallClock: wallClock
         ) { event in await collected.add(event) }
         let task = Task { await source.run() }
         return Running(source: source, task: task, collected: collected, dataDirectory: data, http: http)
@@ -165,6 +168,26 @@ struct TenantSourceTests {
             #expect(back < .seconds(5), "drop \(drop + 1) took \(back)")
         }
         #expect(running.source.status.drops == 20)
+        await running.stop()
+    }
+
+    @Test("the wall clock stepped an hour back neither fails the liveness check nor forces a reconnect")
+    func clockStep() async throws {
+        let peer = try await XelionPeer.start()
+        let step = NIOLockedValueBox(0.0)
+        let running = start(
+            peer,
+            tweak: {
+                $0.livenessInterval = .milliseconds(300)
+                $0.livenessTimeout = .milliseconds(250)
+            },
+            wallClock: { Date().addingTimeInterval(step.withLockedValue { $0 }) })
+        try await eventually("subscribed") { try await peer.subscribedTenants() == ["acme"] }
+        step.withLockedValue { $0 = -3600 }
+        // Watching for what must not happen: ten liveness checks, each answered, under the stepped clock.
+        try await Task.sleep(for: .seconds(3))
+        #expect(running.source.status.drops == 0)
+        #expect(try await peer.stats()["connections"] as? Int == 1)
         await running.stop()
     }
 

@@ -60,7 +60,7 @@ struct DeliveryFromMemoryTests {
         state.release("x")
         #expect(!take(&state, delivery("busy", 4), concurrency: 4), "event 1 may still be pending")
         #expect(!take(&state, delivery("full", 5), concurrency: 4), "event 3 is pending")
-        state.pausedUntil = Date().addingTimeInterval(60)
+        state.pausedUntil = .now + .seconds(60)
         #expect(!take(&state, delivery("paused", 6), concurrency: 4))
         #expect(state.blocked == ["busy", "full", "paused"])
     }

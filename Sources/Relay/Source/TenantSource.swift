@@ -89,10 +89,15 @@ public final class XelionTenantSource: Sendable {
     private let emit: @Sendable (TenantEvent) async -> Void
     private let gate: ConnectGate?
     private let signOfLife: SignOfLifeFile?
+    /// Wall time, for what is recorded (gaps, dead letters, an event's `received_at`); every deadline
+    /// in memory runs on the monotonic clock instead.
+    private let wallClock: @Sendable () -> Date
     private let statusBox = NIOLockedValueBox(TenantStatus())
 
-    /// - Parameter signOfLife: where the last sign of life is kept across restarts, so that the
-    ///   downtime of the relay itself is recorded as a gap.
+    /// - Parameters:
+    ///   - signOfLife: where the last sign of life is kept across restarts, so that the downtime of
+    ///     the relay itself is recorded as a gap.
+    ///   - wallClock: the time of day, for what is recorded.
     public init(
         configuration: TenantSourceConfiguration,
         session: XelionSession,
@@ -101,8 +106,10 @@ public final class XelionTenantSource: Sendable {
         logger: Logger,
         gate: ConnectGate? = nil,
         signOfLife: SignOfLifeFile? = nil,
+        wallClock: @escaping @Sendable () -> Date = { Date() },
         emit: @escaping @Sendable (TenantEvent) async -> Void
     ) {
+        self.wallClock = wallClock
         self.gate = gate
         self.signOfLife = signOfLife
         self.configuration = configuration
@@ -138,7 +145,7 @@ public final class XelionTenantSource: Sendable {
             let cause: Cause
             do {
                 let socket = try await connectAndSubscribe()
-                let now = Date()
+                let now = wallClock()
                 connectedAt = .now
                 lastAlive = now
                 update {
@@ -162,7 +169,7 @@ public final class XelionTenantSource: Sendable {
             if Task.isCancelled {
                 // Subscribed until now: the stream stops with the relay.
                 if connectedAt != nil, gapStart == nil {
-                    gapStart = Date()
+                    gapStart = wallClock()
                     gapCause = "the relay stopped"
                 }
                 break
@@ -174,7 +181,7 @@ public final class XelionTenantSource: Sendable {
                 // The PBX does not replay: everything from the last sign of life to the next
                 // subscription may be missing.
                 if gapStart == nil {
-                    gapStart = lastAlive ?? Date()
+                    gapStart = lastAlive ?? wallClock()
                     gapCause = cause.description
                 }
                 if let gapStart { saveSignOfLife(gapStart) }
@@ -218,7 +225,7 @@ public final class XelionTenantSource: Sendable {
         // Recorded open, so that `callrelay gaps` shows the window while the relay is down; the next
         // start records it again with its end.
         if signOfLife != nil {
-            let start = gapStart ?? Date()
+            let start = gapStart ?? wallClock()
             saveSignOfLife(start)
             await recordGap(
                 Gap(
@@ -319,7 +326,7 @@ public final class XelionTenantSource: Sendable {
     }
 
     private func handle(_ message: WebSocketMessage, timers: ConnectionTimers) async {
-        let now = Date()
+        let now = wallClock()
         let text: String
         switch message {
         case .text(let value): text = value

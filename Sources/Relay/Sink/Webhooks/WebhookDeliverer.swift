@@ -30,8 +30,9 @@ public final class WebhookDeliverer: EventSink {
     struct State {
         /// Calls being delivered.
         var inFlight: Set<String> = []
-        /// 429 and 502/503/504 pause the whole endpoint, not just the one event.
-        var pausedUntil: Date?
+        /// 429 and 502/503/504 pause the whole endpoint, not just the one event. Monotonic: a step of
+        /// the wall clock must not hold the endpoint for an hour, or end its pause early.
+        var pausedUntil: ContinuousClock.Instant?
         var disabled = false
         /// The last failure that says the endpoint is down (no connection, a timeout, 408, 429, 5xx);
         /// nil since a success.
@@ -73,7 +74,7 @@ public final class WebhookDeliverer: EventSink {
         var releasedDuringRead: Set<String>?
 
         /// Disabled (410), or paused by a 429/502/503/504: nothing new is tried.
-        var isHeld: Bool { disabled || (pausedUntil.map { $0 > Date() } ?? false) }
+        var isHeld: Bool { disabled || (pausedUntil.map { $0 > .now } ?? false) }
 
         /// Takes `delivery` from memory when its call has nothing pending in the journal: appended to
         /// the chain delivering the call, or started. False when it must go through the journal.
@@ -259,8 +260,8 @@ public final class WebhookDeliverer: EventSink {
                     // Stopped by a 410 until the next start; it keeps running (idle) so that the daemon,
                     // which stops when any of its services ends, goes on for every other endpoint.
                     wait = .seconds(3600)
-                } else if let pausedUntil, pausedUntil > Date() {
-                    wait = Self.until(pausedUntil)
+                } else if let pausedUntil, pausedUntil > .now {
+                    wait = ContinuousClock.now.duration(to: pausedUntil) + .milliseconds(1)
                 } else if busy.count < concurrency, !needsRead, readAt > .now {
                     // Only events delivered from memory came: nothing for the journal to tell.
                     wait = ContinuousClock.now.duration(to: readAt)
@@ -513,7 +514,7 @@ public final class WebhookDeliverer: EventSink {
             // As long as the endpoint asks (Retry-After); otherwise no longer than a probe's interval,
             // so that the event's own schedule (hours, later on) does not silence the whole endpoint.
             let pause = retryAfter == nil ? min(delay, probeInterval) : delay
-            let until = Date().addingTimeInterval(pause.seconds)
+            let until = ContinuousClock.now + pause
             state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? until, until) }
         }
         if retryAt == nil {
