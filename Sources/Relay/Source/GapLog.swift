@@ -28,7 +28,7 @@ public struct Gap: Codable, Sendable, Equatable {
         var closed = Set<String>()
         var result: [Gap] = []
         for gap in gaps.reversed() {
-            let key = "\(gap.tenant) \(Int(gap.start.timeIntervalSince1970.rounded(.down)))"
+            let key = "\(gap.tenant) \(gap.start.timeIntervalSince1970.rounded(.down))"
             if gap.end != nil {
                 closed.insert(key)
             } else if closed.contains(key) {
