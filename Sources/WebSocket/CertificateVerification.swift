@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOSSL
 import SwiftASN1
@@ -76,5 +77,19 @@ struct ServerAuthenticationPolicy: VerifierPolicy {
         }
         guard let usage, !usage.contains(.serverAuth), !usage.contains(.any) else { return .meetsPolicy }
         return .failsToMeetPolicy(reason: "its extended key usage does not allow a TLS server")
+    }
+}
+
+/// Where certificate checks run: a serial queue of their own, not the cooperative pool, so that a
+/// pool kept busy by the application can never hold up a TLS handshake, whose event loop waits for
+/// the answer.
+final class VerificationExecutor: TaskExecutor {
+    static let shared = VerificationExecutor()
+    private let queue = DispatchQueue(label: "callrelay.tls-verification")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

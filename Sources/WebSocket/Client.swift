@@ -40,7 +40,7 @@ public enum WebSocketClient {
                         let sni = url.hostIsIPAddress ? nil : url.host
                         // Inside the handshake, so that a certificate for another name fails it.
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: sni) { certificates, promise in
-                            Task {
+                            Task(executorPreference: VerificationExecutor.shared) {
                                 let (valid, reason) = await verification.verify(
                                     certificates, host: url.host, hostIsIPAddress: url.hostIsIPAddress)
                                 if let reason { refusal.withLockedValue { $0 = reason } }

@@ -114,6 +114,8 @@ struct ParserFuzzTests {
     @Test("the PBX's JSON parser gives Foundation's verdict and values on generated and mutated documents")
     func jsonAgainstFoundation() async {
         await propertyCheck(count: 20_000, input: Gen.int(in: 0...255).array(of: 0...160)) { bytes in
+            // Other tests share the cooperative pool: this loop runs thousands of times.
+            await Task.yield()
             var choices = Choices(bytes)
             var text = Self.value(&choices, depth: 0)
             if choices.next(2) == 0 { text = Self.mutate(text, &choices) }
@@ -133,6 +135,8 @@ struct ParserFuzzTests {
     @Test("a socket message of any shape is sorted out without a crash, its numbers read only when they fit")
     func socketMessages() async {
         await propertyCheck(count: 10_000, input: Gen.int(in: 0...255).array(of: 0...120)) { bytes in
+            // Other tests share the cooperative pool: this loop runs thousands of times.
+            await Task.yield()
             var choices = Choices(bytes)
             // The fields the decoder reads, each perhaps there, with values of every kind.
             var members: [String] = []
@@ -174,6 +178,8 @@ struct ParserFuzzTests {
             #expect(RFC3339Harness.parse(text.replacingOccurrences(of: " ", with: "T") + "Z") == real, "\(text)")
         }
         await propertyCheck(count: 2_000, input: Gen.int(in: 0...255).array(of: 0...40)) { bytes in
+            // Other tests share the cooperative pool: this loop runs thousands of times.
+            await Task.yield()
             var choices = Choices(bytes)
             var text = "2026-02-28 23:59:59.250+01:00"
             text = Self.mutate(text, &choices)
@@ -207,6 +213,8 @@ struct ParserFuzzTests {
         let environment = ["ACME_PW": "pbx-password-secret", "HOOK": ConfigurationTests.webhookSecret]
         let loader = ConfigurationLoader(environment: environment)
         await propertyCheck(count: 1_500, input: Gen.int(in: 0...255).array(of: 0...24)) { bytes in
+            // Other tests share the cooperative pool: this loop runs thousands of times.
+            await Task.yield()
             var choices = Choices(bytes)
             let text = Self.mutate(yaml, &choices)
             do {
