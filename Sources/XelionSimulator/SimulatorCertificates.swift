@@ -16,7 +16,11 @@ public struct SimulatorCertificates: Sendable {
     /// - Parameters:
     ///   - names: the DNS names of the leaf certificate.
     ///   - addresses: its IPv4 or IPv6 addresses, as bytes.
-    public init(names: [String] = ["localhost"], addresses: [[UInt8]] = [[127, 0, 0, 1]]) throws {
+    ///   - usages: its extended key usages, marked critical.
+    public init(
+        names: [String] = ["localhost"], addresses: [[UInt8]] = [[127, 0, 0, 1]],
+        usages: [ExtendedKeyUsage.Usage] = [.serverAuth]
+    ) throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("callrelay simulator CA") }
@@ -48,7 +52,7 @@ public struct SimulatorCertificates: Sendable {
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth])
+                Critical(try ExtendedKeyUsage(usages))
                 SubjectAlternativeNames(
                     names.map { .dnsName($0) } + addresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) })
             },

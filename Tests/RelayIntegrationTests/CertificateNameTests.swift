@@ -7,6 +7,7 @@ import NIOTLS
 import TestSupport
 import Testing
 import WebSocket
+import X509
 import XelionSimulator
 
 /// A TLS server on loopback that records whether its handshakes completed and how they failed.
@@ -62,8 +63,10 @@ struct CertificateNameTests {
 
     /// Connects to `host` on the server and returns the client's error; the server must have seen its
     /// handshake fail, never complete.
-    func refused(host: String, names: [String], addresses: [[UInt8]]) async throws -> WebSocketError? {
-        let certificates = try SimulatorCertificates(names: names, addresses: addresses)
+    func refused(
+        host: String, names: [String], addresses: [[UInt8]], usages: [ExtendedKeyUsage.Usage] = [.serverAuth]
+    ) async throws -> WebSocketError? {
+        let certificates = try SimulatorCertificates(names: names, addresses: addresses, usages: usages)
         let server = try await RecordingTLSServer(certificates: certificates)
         defer { Task { await server.stop() } }
         var configuration = WebSocketClientConfiguration()
@@ -101,6 +104,16 @@ struct CertificateNameTests {
             return
         }
         #expect(reason.contains("not valid for 127.0.0.1"), "\(reason)")
+    }
+
+    @Test("a certificate for the right name whose extended key usage allows only TLS clients is refused")
+    func clientOnlyUsage() async throws {
+        let error = try await refused(host: "localhost", names: ["localhost"], addresses: [], usages: [.clientAuth])
+        guard case .tls(let reason)? = error else {
+            Issue.record("not refused as TLS: \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("does not allow a TLS server"), "\(reason)")
     }
 
     @Test("a certificate for the name and the address passes, by name and by address")
