@@ -69,9 +69,8 @@ struct DeliveriesCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (journal, keys) = try selection.open()
+            let (journal, keys, configured) = try selection.openAll()
             if dead {
-                let (_, _, configured) = try selection.openAll()
                 for letter in try journal.deadDeliveries()
                 where keys.contains(letter.endpoint)
                     || (!configured.contains(letter.endpoint) && selection.selects(unconfigured: letter.endpoint))
@@ -88,7 +87,6 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let (_, _, configured) = try selection.openAll()
             let backlog = try journal.backlog().filter {
                 keys.contains($0.endpoint) || (!configured.contains($0.endpoint) && selection.selects(unconfigured: $0.endpoint))
             }
