@@ -1,5 +1,4 @@
 import Dispatch
-import NIOConcurrencyHelpers
 import NIOSSL
 import SwiftASN1
 import X509
@@ -11,27 +10,8 @@ import X509
 /// verification callback runs inside it, and replaces BoringSSL's check of the chain, which
 /// swift-certificates makes here instead (RFC 5280, and RFC 6125 for the name).
 struct CertificateVerification: Sendable {
+    /// The system's trust roots and those of the connection's CA file.
     let roots: CertificateStore
-
-    /// The system's trust roots and those of `caFile`, read once per file.
-    static func make(caFile: String?) throws(WebSocketError) -> CertificateVerification {
-        let key = caFile ?? ""
-        if let existing = cache.withLockedValue({ $0[key] }) { return existing }
-        var roots = CertificateStore.systemTrustRoots
-        if let caFile {
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(caFile).map { try Certificate(derEncoded: $0.toDERBytes()) }
-                roots.append(contentsOf: certificates)
-            } catch {
-                throw .tls(reason: "cannot read CA file \(caFile): \(error)")
-            }
-        }
-        let verification = CertificateVerification(roots: roots)
-        cache.withLockedValue { $0[key] = verification }
-        return verification
-    }
-
-    private static let cache = NIOLockedValueBox<[String: CertificateVerification]>([:])
 
     /// Whether `presented` (leaf first) chains to a trusted root and names `host`, a host name or an
     /// IP address literal. `reason` is told why not.

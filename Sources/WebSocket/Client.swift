@@ -3,6 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SwiftASN1
+import X509
 
 /// Opens client WebSocket connections over TCP or TLS.
 public enum WebSocketClient {
@@ -19,7 +21,6 @@ public enum WebSocketClient {
         let url = try WebSocketURL(url)
         try configuration.validate()
         let tls = url.isSecure ? try TLSContexts.shared.context(caFile: configuration.caFile) : nil
-        let verification = url.isSecure ? try CertificateVerification.make(caFile: configuration.caFile) : nil
         // Why the certificate was refused, for the error: the handshake's own says only that it was.
         let refusal = NIOLockedValueBox<String?>(nil)
         let handshake = ClientHandshake(
@@ -36,10 +37,12 @@ public enum WebSocketClient {
             .channelOption(.allocator, value: ConnectionMemory.allocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls, let verification {
+                    if let tls {
                         let sni = url.hostIsIPAddress ? nil : url.host
+                        let verification = tls.verification
                         // Inside the handshake, so that a certificate for another name fails it.
-                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: sni) { certificates, promise in
+                        let handler = try NIOSSLClientHandler(context: tls.context, serverHostname: sni) {
+                            certificates, promise in
                             Task(executorPreference: VerificationExecutor.shared) {
                                 let (valid, reason) = await verification.verify(
                                     certificates, host: url.host, hostIsIPAddress: url.hostIsIPAddress)
@@ -135,32 +138,41 @@ extension ClientChannelHandler {
     }
 }
 
-/// One TLS context per CA file, shared by every connection: building a context loads the system trust
-/// store, which costs time and memory that a thousand tenant connections should not pay a thousand times.
+/// One TLS context and one certificate check per CA file, shared by every connection: building them
+/// loads the system trust store, which costs time and memory that a thousand tenant connections
+/// should not pay a thousand times. The CA file is read once for both.
 final class TLSContexts: Sendable {
-    static let shared = TLSContexts()
-    private let cache = NIOLockedValueBox<[String: NIOSSLContext]>([:])
+    struct Entry: Sendable {
+        let context: NIOSSLContext
+        let verification: CertificateVerification
+    }
 
-    func context(caFile: String?) throws(WebSocketError) -> NIOSSLContext {
+    static let shared = TLSContexts()
+    private let cache = NIOLockedValueBox<[String: Entry]>([:])
+
+    func context(caFile: String?) throws(WebSocketError) -> Entry {
         let key = caFile ?? ""
         if let existing = cache.withLockedValue({ $0[key] }) { return existing }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .fullVerification
+        var roots = CertificateStore.systemTrustRoots
         if let caFile {
             do {
                 let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
                 guard !certificates.isEmpty else { throw WebSocketError.tls(reason: "no certificate in CA file \(caFile)") }
+                roots.append(contentsOf: try certificates.map { try Certificate(derEncoded: $0.toDERBytes()) })
+                configuration.additionalTrustRoots = [.certificates(certificates)]
             } catch let error as WebSocketError {
                 throw error
             } catch {
                 throw .tls(reason: "cannot read CA file \(caFile): \(error)")
             }
-            configuration.additionalTrustRoots = [.file(caFile)]
         }
         do {
-            let context = try NIOSSLContext(configuration: configuration)
-            cache.withLockedValue { $0[key] = context }
-            return context
+            let entry = Entry(
+                context: try NIOSSLContext(configuration: configuration), verification: CertificateVerification(roots: roots))
+            cache.withLockedValue { $0[key] = entry }
+            return entry
         } catch {
             throw .tls(reason: "cannot set up TLS: \(error)")
         }

@@ -101,12 +101,6 @@ public struct LogStreamPosition: Sendable {
 
     /// Replaced whole by a rename; not synced, since a lost update only repeats events in the stream.
     func save(_ sequence: Int64) {
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, DataDirectory.fileMode)
-        guard descriptor >= 0 else { return }
-        let bytes = Array("\(sequence)\n".utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-        close(descriptor)
-        if written == bytes.count { rename(temporary, path) } else { unlink(temporary) }
+        try? ReplacedFile.write("\(sequence)\n", to: path, mode: DataDirectory.fileMode, durable: false)
     }
 }

@@ -26,15 +26,7 @@ public struct SignOfLifeFile: Sendable {
     public func save(_ date: Date) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try DataDirectory.create(URL(fileURLWithPath: directory))
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, DataDirectory.fileMode)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary]) }
-        let bytes = Array(String(format: "%.3f\n", date.timeIntervalSince1970).utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        close(descriptor)
-        guard written == bytes.count, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        try ReplacedFile.write(
+            String(format: "%.3f\n", date.timeIntervalSince1970), to: path, mode: DataDirectory.fileMode, durable: false)
     }
 }

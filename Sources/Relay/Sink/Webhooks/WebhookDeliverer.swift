@@ -476,7 +476,7 @@ public final class WebhookDeliverer: EventSink {
                     : "")
             retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
             pauseEndpoint = [429, 502, 503, 504].contains(status)
-            endpointDown = status >= 500 || status == 408 || status == 429
+            endpointDown = Self.isOutage(status: status)
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             failure = "no answer within \(endpoint.timeout)"
         } catch {
@@ -552,8 +552,11 @@ public final class WebhookDeliverer: EventSink {
         if failure.hasPrefix("410 ") { return false }
         guard failure.hasPrefix("HTTP ") else { return true }
         guard let status = Int(failure.dropFirst(5).prefix(3)) else { return true }
-        return status >= 500 || status == 408 || status == 429
+        return isOutage(status: status)
     }
+
+    /// An answer that says the endpoint is down rather than refusing the event.
+    static func isOutage(status: Int) -> Bool { status >= 500 || status == 408 || status == 429 }
 
     /// The endpoint answered: if it was down, it is back, and what waits for a retry goes now.
     private func recovered() async {
