@@ -12,4 +12,12 @@ enum DataDirectory {
         try FileManager.default.createDirectory(
             at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
     }
+
+    /// The size of an open file, 0 for one that has none (a pipe). Through `lseek`, not `fstat`:
+    /// `struct stat` is declared by several modules the package imports, and which one Swift picks
+    /// depends on the build order.
+    static func size(of descriptor: Int32) -> Int {
+        let end = lseek(descriptor, 0, SEEK_END)
+        return end > 0 ? Int(end) : 0
+    }
 }

@@ -1,4 +1,3 @@
-import CoreFoundation  // `stat`, which the C library and CoreFoundation both declare
 import Foundation
 
 /// An append-only file that rotates by size: `events.jsonl` → `events.jsonl.1` → ... → `.keep`, the
@@ -35,8 +34,7 @@ final class RotatingFile: @unchecked Sendable {
         let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, DataDirectory.fileMode)
         guard opened >= 0 else { throw LogStreamError(path: path, reason: String(cString: strerror(errno))) }
         descriptor = opened
-        var status = stat()
-        size = fstat(opened, &status) == 0 ? Int(status.st_size) : 0
+        size = DataDirectory.size(of: opened)
     }
 
     var isTerminal: Bool { isatty(descriptor) == 1 }

@@ -1,4 +1,3 @@
-import CoreFoundation  // `stat`, which the C library and CoreFoundation both declare
 import Foundation
 
 /// A window in which the PBX may have sent events we never saw: from the last event before a drop
@@ -86,8 +85,8 @@ enum JSONLines {
             return descriptor
         }
         var descriptor = try openFile()
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_size > 0, Int(status.st_size) + data.count > maxBytes {
+        let size = DataDirectory.size(of: descriptor)
+        if size > 0, size + data.count > maxBytes {
             close(descriptor)
             rename(url.path, url.path + ".1")
             descriptor = try openFile()
