@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "callrelay", targets: ["CallRelayCLI"]),
+        .library(name: "CallRelayCore", targets: ["CallRelayCore"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Xelion", targets: ["Xelion"]),
         .library(name: "CallEvents", targets: ["CallEvents"]),
@@ -52,10 +53,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The Xelion PBX: REST session, socket messages, lenient call-event decoding.
+        // What every provider and the event model share, and nothing provider-specific: JSON parsed
+        // and written over bytes, numbers kept as their text, RFC 3339 times.
+        .target(name: "CallRelayCore", swiftSettings: strictSettings),
+        // The Xelion PBX: REST session, socket messages, lenient call-event decoding, and the mapping
+        // of its events into the normalized schema.
         .target(
             name: "Xelion",
             dependencies: [
+                "CallRelayCore",
+                "CallEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -63,11 +70,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The normalized call-event schema (CloudEvents envelope) and one mapping into it per provider.
+        // The normalized call-event schema (CloudEvents envelope), provider-neutral: each provider's
+        // target maps its own events into it.
         .target(
             name: "CallEvents",
             dependencies: [
-                "Xelion",
+                "CallRelayCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -91,6 +99,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
+                "CallRelayCore",
                 "WebSocket",
                 "Xelion",
                 "CallEvents",
@@ -116,6 +125,7 @@ let package = Package(
         .executableTarget(
             name: "CallRelayCLI",
             dependencies: [
+                "CallRelayCore",
                 "WebSocket",
                 "Xelion",
                 "XelionSimulator",
@@ -141,8 +151,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "CallRelayCoreTests",
+            dependencies: ["CallRelayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "CallEventsTests",
-            dependencies: ["CallEvents", "Xelion"],
+            dependencies: ["CallEvents"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "XelionTests",
+            dependencies: ["Xelion", "CallEvents", "CallRelayCore"],
             swiftSettings: strictSettings
         ),
         // Starting and stopping the Python peers, for the integration tests.
@@ -150,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "Xelion", "CallEvents", "XelionSimulator", "TestSupport",
+                "Relay", "CallRelayCore", "Xelion", "CallEvents", "XelionSimulator", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -166,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "RelayIntegrationTests",
             dependencies: [
-                "Relay", "Xelion", "CallEvents", "WebSocket", "TestSupport", "XelionSimulator",
+                "Relay", "CallRelayCore", "Xelion", "CallEvents", "WebSocket", "TestSupport", "XelionSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

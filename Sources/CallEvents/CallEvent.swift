@@ -1,3 +1,4 @@
+import CallRelayCore
 import Foundation
 
 /// A normalized call event: a CloudEvents 1.0 envelope (JSON format) around ``CallEventData``.
@@ -76,7 +77,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     /// With `source` already made, as a mapping does once for its tenant rather than per event.
-    init(id: String, type: CallEventType, data: consuming CallEventData, source: String) {
+    package init(id: String, type: CallEventType, data: consuming CallEventData, source: String) {
         storage = SharedFields(
             Fields(
                 specversion: Self.specVersion, id: id, source: source, type: type, time: data.occurredAt ?? data.receivedAt,
@@ -84,7 +85,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     /// The `source` of a tenant's events from one provider.
-    static func source(tenant: String, provider: String) -> String { "/tenants/\(tenant)/\(provider)" }
+    package static func source(tenant: String, provider: String) -> String { "/tenants/\(tenant)/\(provider)" }
 
     public init(from decoder: any Decoder) throws {
         storage = SharedFields(try Fields(from: decoder))

@@ -1,5 +1,5 @@
+import CallRelayCore
 import Foundation
-import Xelion
 
 /// The body of every normalized call event, schema version ``CallEventData/currentSchemaVersion``.
 ///

@@ -1,3 +1,5 @@
+import CallRelayCore
+
 /// What happened to a call: the CloudEvents `type` of a normalized event.
 ///
 /// A struct rather than an enum, so that a type added by a newer callrelay (or an adapter for another

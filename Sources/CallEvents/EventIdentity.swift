@@ -1,6 +1,6 @@
+import CallRelayCore
 import Crypto
 import Foundation
-import Xelion
 
 /// Stable event ids: the same source event gives the same id on every repeat, reconnect and restart.
 ///

@@ -1,4 +1,4 @@
-import Xelion
+import CallRelayCore
 
 /// Phone numbers in E.164, derived only where the text leaves no doubt.
 public enum PhoneNumber {

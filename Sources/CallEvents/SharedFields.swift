@@ -1,3 +1,5 @@
+import CallRelayCore
+
 /// A value's fields behind one reference, copied only when written while shared: how ``CallEvent``
 /// and ``CallParty`` keep theirs, so that copying one (into every batch, entry and sink on an event's
 /// way) costs one retain rather than one per string.

@@ -1,3 +1,4 @@
+import CallRelayCore
 import ArgumentParser
 import CallEvents
 import Foundation

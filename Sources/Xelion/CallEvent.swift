@@ -1,3 +1,4 @@
+import CallRelayCore
 import Foundation
 
 /// The five admin call events the relay subscribes to by default.

@@ -1,3 +1,4 @@
+import CallRelayCore
 import Foundation
 
 /// One message from the PBX's socket, decoded.

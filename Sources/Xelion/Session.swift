@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CallRelayCore
 import Foundation
 import Logging
 import NIOCore

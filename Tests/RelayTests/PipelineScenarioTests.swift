@@ -1,3 +1,4 @@
+import CallRelayCore
 import CallEvents
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import CallRelayCore
 import GRDB
 import GRDBSQLite
 import Xelion

@@ -1,5 +1,4 @@
 import Foundation
-import Xelion
 
 /// RFC 3339 timestamps in UTC with milliseconds (`2026-11-27T08:50:01.123Z`), written without a
 /// formatter object: this runs for every timestamp of every event.
@@ -11,12 +10,12 @@ public enum RFC3339 {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func append(_ date: Date, to text: inout [UInt8]) {
+    package static func append(_ date: Date, to text: inout [UInt8]) {
         withUTF8(date) { text.append(contentsOf: $0) }
     }
 
     /// Calls `body` with the text of `date`, valid only inside `body`.
-    static func withUTF8(_ date: Date, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    package static func withUTF8(_ date: Date, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         let totalMilliseconds = milliseconds(date)
         let seconds = totalMilliseconds.floorDivided(by: 1000)
         let milliseconds = Int(totalMilliseconds - seconds * 1000)
@@ -76,7 +75,7 @@ public enum RFC3339 {
         guard text.utf8.count > 19,
             text.hasSuffix("Z") || text.dropFirst(19).contains(where: { $0 == "+" || $0 == "-" })
         else { return nil }
-        return XelionDate.parse(text)
+        return DateTimeText.parse(text, defaultZone: TimeZone(secondsFromGMT: 0) ?? .current)
     }
 
     /// Truncates to what the text form keeps, so an event equals itself after a round trip.
@@ -87,7 +86,7 @@ public enum RFC3339 {
     /// Whole milliseconds since 1970, rounded down. A time of whole milliseconds is often a hair below
     /// them as a `Double` (`k / 1000` times 1000 is not always `k`), and flooring that lost a
     /// millisecond: within a rounding error of the next millisecond counts as it.
-    static func milliseconds(_ date: Date) -> Int64 {
+    package static func milliseconds(_ date: Date) -> Int64 {
         let value = date.timeIntervalSince1970 * 1000
         let nearest = value.rounded()
         let tolerance = max(0.001, abs(value) * 1e-15)

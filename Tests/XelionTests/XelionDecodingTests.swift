@@ -1,3 +1,4 @@
+import CallRelayCore
 import Foundation
 import Testing
 import Xelion

@@ -2,7 +2,7 @@
 /// cheaper than a binary search, or hashing a `String` for a dictionary. The parser uses it to give
 /// the keys it knows their one `String` instead of making a new one for each message (a key longer
 /// than fifteen bytes is an allocation of its own), and the event decoder to tell which field a key is.
-struct KeyTable: Sendable {
+package struct KeyTable: Sendable {
     private struct Entry: Sendable {
         var name: String
         var bytes: [UInt8]
@@ -38,7 +38,7 @@ struct KeyTable: Sendable {
     private let shift: UInt64
 
     /// The table of `names`; a repeated name is found at its first position.
-    init(_ names: [String]) {
+    package init(_ names: [String]) {
         var bits: UInt64 = 4
         while 1 << bits < 4 * names.count { bits += 1 }
         let shift = 64 - bits
@@ -55,7 +55,7 @@ struct KeyTable: Sendable {
     }
 
     /// The position of `name` in the list the table was made from, and the name as a `String`.
-    func find(_ name: UnsafeBufferPointer<UInt8>) -> (index: Int, name: String)? {
+    package func find(_ name: UnsafeBufferPointer<UInt8>) -> (index: Int, name: String)? {
         let ends = Ends(name)
         var slot = ends.slot(shift: shift)
         while let entry = slots[slot] {
@@ -70,7 +70,7 @@ struct KeyTable: Sendable {
     }
 
     /// The position of `name` in the list the table was made from.
-    func index(of name: String) -> Int? {
+    package func index(of name: String) -> Int? {
         name.withUTF8Bytes { find($0)?.index }
     }
 }

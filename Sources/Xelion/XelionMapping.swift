@@ -1,5 +1,6 @@
+import CallEvents
+import CallRelayCore
 import Foundation
-import Xelion
 
 /// How one tenant's Xelion events are normalized.
 public struct XelionMapping: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CallEvents
+@testable import CallRelayCore
 
 @Suite("RFC 3339 timestamps")
 struct RFC3339Tests {

@@ -1,4 +1,5 @@
 import CallEvents
+import CallRelayCore
 import Foundation
 import Testing
 import Xelion
@@ -177,19 +178,6 @@ struct XelionMappingTests {
         let decoded = try CallEvent.decode(json: normalized.json())
         #expect(decoded == normalized)
         #expect(decoded.json() == normalized.json())
-    }
-}
-
-@Suite("Phone numbers")
-struct PhoneNumberTests {
-    @Test(
-        "E.164 only where the text leaves no doubt",
-        arguments: [
-            ("+31 20 123 4567", "+31201234567"), ("0031201234567", "+31201234567"), ("+1 (415) 555-0100", "+14155550100"),
-            ("020 1234567", nil), ("1234", nil), ("+31abc", nil), ("", nil), ("+0123456789", nil),
-        ] as [(String, String?)])
-    func e164(input: String, expected: String?) {
-        #expect(PhoneNumber.e164(input) == expected)
     }
 }
 

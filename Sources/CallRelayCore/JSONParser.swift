@@ -3,10 +3,10 @@
 /// Written here rather than going through `JSONDecoder`: decoding an unknown shape with `Codable`
 /// tries each type in turn and throws on every miss, which cost about 100 µs for one PBX message;
 /// this takes a few microseconds, and every event passes through it.
-struct JSONParser {
-    struct Failure: Error, Sendable, Equatable {
-        var offset: Int
-        var reason: String
+package struct JSONParser {
+    package struct Failure: Error, Sendable, Equatable {
+        package var offset: Int
+        package var reason: String
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -23,19 +23,19 @@ struct JSONParser {
     private var knownKeys: KeyTable?
     private static let maxDepth = 128
 
-    static func parse(_ text: String) throws(Failure) -> JSONValue {
+    package static func parse(_ text: String) throws(Failure) -> JSONValue {
         try parseWhole(text) { parser throws(Failure) in try parser.value() }
     }
 
     /// The reason ``parseObject(_:expanding:)`` gives for JSON that is not an object.
-    static let notAnObject = "not a JSON object"
+    package static let notAnObject = "not a JSON object"
 
     /// A top-level object as its members, with the members of the object under `expanded` (if it is
     /// one) apart, as ``JSONObjectMembers`` (sorted, the last of a repeated key kept). For the
     /// socket's messages, whose notification is read field by field and hashed in key order: a
     /// dictionary of it was built only to be searched twenty times and sorted again. Keys found in
     /// `knownKeys` share its `String`s.
-    static func parseObject(
+    package static func parseObject(
         _ text: String, expanding expanded: String, knownKeys: KeyTable? = nil
     ) throws(Failure) -> (members: JSONObjectMembers, expanded: JSONObjectMembers?) {
         try parseWhole(text) { parser throws(Failure) in

@@ -1,10 +1,10 @@
 /// The first eight bytes of a key as a big-endian integer, zero-padded: two keys' prefixes compare as
 /// their bytes do, and settle most comparisons of different keys without reading further.
-struct KeyPrefix {
-    var value: UInt64
+package struct KeyPrefix {
+    package var value: UInt64
 
     @inline(__always)
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         if bytes.count >= 8, let base = bytes.baseAddress {
             value = UInt64(bigEndian: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self))
             return
