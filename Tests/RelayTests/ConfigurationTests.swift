@@ -40,11 +40,11 @@ struct ConfigurationTests {
             yaml, file: "c.yaml", baseDirectory: base)
         #expect(configuration.dataDirectory.path == "/etc/callrelay/data")
         #expect(configuration.tenants.map(\.name) == ["acme", "beta"])
-        #expect(configuration.tenants[0].xelion.events == ["newCallEvent", "callHungUpEvent"])
-        #expect(configuration.tenants[1].xelion.events.count == 5)
-        #expect(configuration.tenants[1].xelion.credentials.userSpace == "callrelay-beta")
-        #expect(configuration.tenants[1].xelion.credentials.baseURL == "https://pbx.example.com/api/v1/beta/")
-        #expect(configuration.tenants[0].xelion.credentials.password == "pw")
+        #expect(configuration.tenants[0].xelion?.events == ["newCallEvent", "callHungUpEvent"])
+        #expect(configuration.tenants[1].xelion?.events.count == 5)
+        #expect(configuration.tenants[1].xelion?.credentials.userSpace == "callrelay-beta")
+        #expect(configuration.tenants[1].xelion?.credentials.baseURL == "https://pbx.example.com/api/v1/beta/")
+        #expect(configuration.tenants[0].xelion?.credentials.password == "pw")
     }
 
     @Test("names file, line, key and reason for every problem, misspellings included")
@@ -136,7 +136,7 @@ struct ConfigurationTests {
         #expect(
             configuration.logStream == .init(path: "/etc/callrelay/events.jsonl", format: .pretty, maxBytes: 10 << 20, keep: 2))
         #expect(configuration.tenants[0].includeRaw)
-        #expect(configuration.tenants[0].xelion.timeZone.identifier == "Europe/Amsterdam")
+        #expect(configuration.tenants[0].xelion?.timeZone.identifier == "Europe/Amsterdam")
 
         let minimal = """
             tenants:
@@ -150,7 +150,7 @@ struct ConfigurationTests {
         #expect(defaults.logStream == .init())
         #expect(defaults.journal == JournalOptions())
         #expect(!defaults.tenants[0].includeRaw)
-        #expect(defaults.tenants[0].xelion.timeZone.secondsFromGMT() == 0)
+        #expect(defaults.tenants[0].xelion?.timeZone.secondsFromGMT() == 0)
     }
 
     @Test("a bad duration, size, format, durability, entry limit or time zone is a located problem")

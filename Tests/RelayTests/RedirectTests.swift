@@ -77,7 +77,7 @@ struct RedirectTests {
         let target = elsewhere.url("/api/v1/acme/me/login")
         let pbx = try await ScriptedHTTPServer.start { _ in .init(status: .permanentRedirect, headers: [("Location", target)]) }
         defer { Task { await pbx.stop() } }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RelayDaemon.pbxClientConfiguration(caFile: nil))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
         let session = XelionSession(
             credentials: XelionCredentials(
                 baseURL: pbx.url("/api/v1/acme/"), userName: "admin", password: "pw-secret", userSpace: "callrelay-acme"),

@@ -13,7 +13,7 @@ struct SessionRenewalTests {
     func session(validUntil: String) async throws -> (XelionSession, ScriptedHTTPServer, HTTPClient) {
         let body = #"{"authentication":"token-1","renewalToken":"renew-1","validUntil":"\#(validUntil)"}"#
         let pbx = try await ScriptedHTTPServer.start { _ in .init(status: .ok, body: body) }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RelayDaemon.pbxClientConfiguration(caFile: nil))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
         let session = XelionSession(
             credentials: XelionCredentials(baseURL: pbx.url("/api/v1/acme/"), userName: "admin", password: "pw", userSpace: "s"),
             http: http, logger: Logger(label: "test"))
@@ -59,7 +59,7 @@ struct SessionRenewalTests {
                 .init(status: .tooManyRequests, headers: [("Retry-After", value)], body: #"{"errorCode":10402}"#)
             }
             let http = HTTPClient(
-                eventLoopGroupProvider: .singleton, configuration: RelayDaemon.pbxClientConfiguration(caFile: nil))
+                eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
             let session = XelionSession(
                 credentials: XelionCredentials(baseURL: pbx.url("/x/"), userName: "a", password: "p", userSpace: "s"),
                 http: http, logger: Logger(label: "test"))

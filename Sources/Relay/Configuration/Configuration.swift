@@ -25,18 +25,37 @@ public struct RelayConfiguration: Sendable {
 
     public struct Tenant: Sendable {
         public var name: String
-        public var xelion: XelionSettings
+        /// Where the tenant's events come from, with that provider's settings.
+        public var provider: ProviderSettings
         /// Keep the provider's original payload in each event's `data.raw`.
         public var includeRaw: Bool
         /// The CRM endpoints that receive this tenant's events.
         public var webhooks: [WebhookEndpoint]
 
-        public init(name: String, xelion: XelionSettings, includeRaw: Bool = false, webhooks: [WebhookEndpoint] = []) {
+        public init(name: String, provider: ProviderSettings, includeRaw: Bool = false, webhooks: [WebhookEndpoint] = []) {
             self.name = name
-            self.xelion = xelion
+            self.provider = provider
             self.includeRaw = includeRaw
             self.webhooks = webhooks
         }
+
+        /// A tenant on a Xelion PBX.
+        public init(name: String, xelion: XelionSettings, includeRaw: Bool = false, webhooks: [WebhookEndpoint] = []) {
+            self.init(name: name, provider: .xelion(xelion), includeRaw: includeRaw, webhooks: webhooks)
+        }
+
+        /// The tenant's Xelion settings, when its events come from a Xelion PBX.
+        public var xelion: XelionSettings? {
+            switch provider {
+            case .xelion(let settings): settings
+            }
+        }
+    }
+
+    /// The provider a tenant's events come from, and what the relay needs to reach it or be reached.
+    public enum ProviderSettings: Sendable {
+        /// A Xelion PBX, whose admin socket the relay holds.
+        case xelion(XelionSettings)
     }
 
     /// One CRM endpoint: where to POST, how to sign, which events.

@@ -6,12 +6,11 @@ import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import UnixSignals
-import Xelion
 
 /// The running daemon: one source per tenant feeding one pipeline (normalize, dedupe, journal,
 /// sinks), all under a service group that shuts down gracefully on SIGINT and SIGTERM.
 public struct RelayDaemon: Sendable {
-    public let sources: [XelionTenantSource]
+    public let sources: [any CallEventSource]
     public let pipeline: EventPipeline
     public let deliverers: [WebhookDeliverer]
     let clients: [HTTPClient]
@@ -69,46 +68,13 @@ public struct RelayDaemon: Sendable {
         let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
         let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger, deadLetters: deadLetters)
         self.pipeline = pipeline
-        let gaps = GapLog(dataDirectory: configuration.dataDirectory)
-        var clientsByCA: [String: HTTPClient] = [:]
-        var sources: [XelionTenantSource] = []
-        for tenant in configuration.tenants {
-            let key = tenant.xelion.caFile ?? ""
-            let client: HTTPClient
-            if let existing = clientsByCA[key] {
-                client = existing
-            } else {
-                client = HTTPClient(
-                    eventLoopGroupProvider: .singleton, configuration: Self.pbxClientConfiguration(caFile: tenant.xelion.caFile))
-                clientsByCA[key] = client
-            }
-            var tenantLogger = logger
-            tenantLogger[metadataKey: "tenant"] = "\(tenant.name)"
-            let session = XelionSession(
-                credentials: tenant.xelion.credentials, http: client, logger: tenantLogger,
-                tokenStore: SessionTokenFile(dataDirectory: configuration.dataDirectory, tenant: tenant.name))
-            let sourceConfiguration = TenantSourceConfiguration(
-                tenant: tenant.name,
-                credentials: tenant.xelion.credentials,
-                events: tenant.xelion.events,
-                caFile: tenant.xelion.caFile
-            )
-            let mapping = XelionMapping(tenant: tenant.name, timeZone: tenant.xelion.timeZone, includeRaw: tenant.includeRaw)
-            sources.append(
-                XelionTenantSource(
-                    configuration: sourceConfiguration,
-                    session: session,
-                    gaps: gaps,
-                    deadLetters: deadLetters,
-                    logger: logger,
-                    gate: gate,
-                    signOfLife: SignOfLifeFile(dataDirectory: configuration.dataDirectory, tenant: tenant.name),
-                    emit: { event in await pipeline.submit(mapping.normalize(event.event, receivedAt: event.receivedAt)) }
-                )
-            )
-        }
+        var factory = SourceFactory(
+            context: SourceContext(
+                dataDirectory: configuration.dataDirectory, gaps: GapLog(dataDirectory: configuration.dataDirectory),
+                deadLetters: deadLetters, gate: gate, logger: logger, submit: { await pipeline.submit($0) }))
+        let sources = configuration.tenants.map { factory.makeSource(for: $0) }
         self.sources = sources
-        self.clients = Array(clientsByCA.values) + webhookClients
+        self.clients = factory.httpClients + webhookClients
         self.logger = logger
         // The pipeline first: a service group stops its services in reverse order, so the journal
         // commits the last events after every socket has closed.
@@ -154,17 +120,6 @@ public struct RelayDaemon: Sendable {
         return settings
     }
 
-    /// The HTTP client of the PBX's REST session. The login carries the password: it never follows a
-    /// redirect anywhere.
-    public static func pbxClientConfiguration(caFile: String?) -> HTTPClient.Configuration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile { tls.additionalTrustRoots = [.file(caFile)] }
-        var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-        settings.timeout = .init(connect: .seconds(10), read: .seconds(30))
-        settings.redirectConfiguration = .disallow
-        return settings
-    }
-
     /// Shuts down as SIGTERM would: every socket closed with 1001, every session logged out.
     public func shutdown() async {
         await group.triggerGracefulShutdown()
@@ -186,7 +141,7 @@ public struct RelayDaemon: Sendable {
 /// One service for all, not one each: a service costs the service group a task and
 /// `cancelWhenGracefulShutdown` two more, several KiB per tenant that sits idle for days.
 struct TenantSourcesService: Service {
-    let sources: [XelionTenantSource]
+    let sources: [any CallEventSource]
 
     func run() async throws {
         await cancelWhenGracefulShutdown {

@@ -5,82 +5,10 @@ import NIOCore
 import WebSocket
 import Xelion
 
-/// A call event as a tenant's source hands it downstream.
-public struct TenantEvent: Sendable, Equatable {
-    public var tenant: String
-    public var receivedAt: Date
-    public var event: XelionCallEvent
-
-    public init(tenant: String, receivedAt: Date, event: XelionCallEvent) {
-        self.tenant = tenant
-        self.receivedAt = receivedAt
-        self.event = event
-    }
-}
-
-/// How one tenant's source connects and how patiently it retries.
-public struct TenantSourceConfiguration: Sendable {
-    public var tenant: String
-    public var credentials: XelionCredentials
-    /// Notification types subscribed after every connect.
-    public var events: [String]
-    public var socket: WebSocketClientConfiguration
-    /// How long to wait before each attempt: quickly after an established connection dropped,
-    /// backing off when attempts fail.
-    public var reconnect: ReconnectPolicy
-    /// How often `{"messageType":"test"}` is sent, and how long its echo may take.
-    public var livenessInterval: Duration
-    public var livenessTimeout: Duration
-
-    /// - Parameters:
-    ///   - backoff: the waits between attempts that fail before a subscription is in place.
-    ///   - operatorRetry: the wait after an error an operator must fix (wrong password, disabled
-    ///     account): long, so the PBX is never hammered into locking the account.
-    public init(
-        tenant: String,
-        credentials: XelionCredentials,
-        events: [String] = XelionCallEventType.allCases.map(\.rawValue),
-        caFile: String? = nil,
-        backoff: Backoff = Backoff(),
-        operatorRetry: Duration = .seconds(300),
-        livenessInterval: Duration = .seconds(30),
-        livenessTimeout: Duration = .seconds(10)
-    ) {
-        self.tenant = tenant
-        self.credentials = credentials
-        self.events = events
-        // Lean on memory: the PBX resets its compressor per message, so an idle tenant keeps no zlib
-        // state; our own messages are tiny and go out uncompressed.
-        self.socket = WebSocketClientConfiguration(
-            compression: PerMessageDeflateOptions(serverNoContextTakeover: true, clientNoContextTakeover: true),
-            caFile: caFile,
-            inboundBufferMessages: 256,
-            // A call event is about 1 KiB: 256 of them, or a few large messages, per tenant at most.
-            inboundBufferBytes: 1 << 20
-        )
-        self.reconnect = ReconnectPolicy(backoff: backoff, operatorRetry: operatorRetry)
-        self.livenessInterval = livenessInterval
-        self.livenessTimeout = livenessTimeout
-    }
-}
-
-/// What a tenant's source has done so far, for status output and tests.
-public struct TenantStatus: Sendable, Equatable {
-    public enum State: String, Sendable { case starting, connecting, subscribed, waiting, stopped }
-    public var state: State = .starting
-    public var events = 0
-    public var unknownNotifications = 0
-    public var malformed = 0
-    public var connections = 0
-    public var drops = 0
-    public var gaps = 0
-    public var lastError: String?
-}
-
 /// One tenant's connection to its PBX, held forever: log in, fetch a fresh socket URL, connect,
 /// subscribe, read; on any loss record the gap, wait (capped exponential backoff with full jitter)
 /// and do it again. Cancelling the task that runs ``run()`` closes the socket with 1001 and logs out.
-public final class XelionTenantSource: Sendable {
+public final class XelionTenantSource: CallEventSource {
     public let configuration: TenantSourceConfiguration
     public let session: XelionSession
     private let gaps: GapLog
@@ -121,6 +49,8 @@ public final class XelionTenantSource: Sendable {
         self.logger = logger
         self.emit = emit
     }
+
+    public var tenant: String { configuration.tenant }
 
     public var status: TenantStatus { statusBox.withLockedValue { $0 } }
 
