@@ -19,8 +19,13 @@ struct DeliveryFromMemoryTests {
         state.nextFresh(call)?.sequence
     }
 
+    static func fresh() -> WebhookDeliverer.State {
+        WebhookDeliverer.State(
+            endpoint: EndpointStateMachine(schedule: RetrySchedule(), probeInterval: .seconds(30), timeout: .seconds(15)))
+    }
+
     func ready() -> WebhookDeliverer.State {
-        var state = WebhookDeliverer.State()
+        var state = Self.fresh()
         state.fromMemoryReady = true
         return state
     }
@@ -42,7 +47,7 @@ struct DeliveryFromMemoryTests {
 
     @Test("before the journal's pending calls are known, every event goes through the journal and blocks its call")
     func notReady() {
-        var state = WebhookDeliverer.State()
+        var state = Self.fresh()
         #expect(!take(&state, delivery("a", 1), concurrency: 4))
         state.fromMemoryReady = true
         #expect(!take(&state, delivery("a", 2), concurrency: 4), "its first event may still wait in the journal")
@@ -60,7 +65,7 @@ struct DeliveryFromMemoryTests {
         state.release("x")
         #expect(!take(&state, delivery("busy", 4), concurrency: 4), "event 1 may still be pending")
         #expect(!take(&state, delivery("full", 5), concurrency: 4), "event 3 is pending")
-        state.pausedUntil = .now + .seconds(60)
+        state.endpoint.pausedUntil = .now + .seconds(60)
         #expect(!take(&state, delivery("paused", 6), concurrency: 4))
         #expect(state.blocked == ["busy", "full", "paused"])
     }
@@ -92,13 +97,13 @@ struct OutageClassificationTests {
             "HTTP 503 Service Unavailable", "HTTP 500 Internal Server Error", "HTTP 408 Request Timeout",
             "HTTP 429 Too Many Requests", "no answer within 15 seconds", "connect(descriptor:addr:size:): Connection refused",
         ] {
-            #expect(WebhookDeliverer.isOutage(failure), "\(failure)")
+            #expect(EndpointStateMachine.isOutage(failure), "\(failure)")
         }
         for failure in [
             "HTTP 400 Bad Request", "HTTP 401 Unauthorized", "HTTP 301 Moved Permanently, redirect to /x not followed",
             "410 Gone: endpoint disabled",
         ] {
-            #expect(!WebhookDeliverer.isOutage(failure), "\(failure)")
+            #expect(!EndpointStateMachine.isOutage(failure), "\(failure)")
         }
     }
 }

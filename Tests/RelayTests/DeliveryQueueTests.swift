@@ -130,9 +130,9 @@ struct DeliveryQueueTests {
 
     @Test("a recovery is a notice after an outage or when retries waited, and only debug after a lone failed request")
     func recoveryLogLevel() {
-        #expect(WebhookDeliverer.recoveryLevel(down: .milliseconds(2), movedRetries: 0) == .debug)
-        #expect(WebhookDeliverer.recoveryLevel(down: .milliseconds(2), movedRetries: 1) == .notice)
-        #expect(WebhookDeliverer.recoveryLevel(down: .seconds(15), movedRetries: 0) == .notice)
+        #expect(EndpointStateMachine.recoveryLevel(down: .milliseconds(2), movedRetries: 0) == .debug)
+        #expect(EndpointStateMachine.recoveryLevel(down: .milliseconds(2), movedRetries: 1) == .notice)
+        #expect(EndpointStateMachine.recoveryLevel(down: .seconds(15), movedRetries: 0) == .notice)
     }
 
     @Test("when the endpoint answers again, the retries waiting for later are due at once")

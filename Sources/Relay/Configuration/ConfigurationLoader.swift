@@ -72,7 +72,7 @@ public struct ConfigurationLoader {
                         if !urls.insert(url).inserted {
                             reader.problem(
                                 hook, "tenants[\(index)].webhooks[\(hookIndex)].url",
-                                "\(WebhookDeliverer.display(url)) is listed twice for this tenant; list each endpoint once (types: takes several event types)"
+                                "\(EndpointStateMachine.display(url)) is listed twice for this tenant; list each endpoint once (types: takes several event types)"
                             )
                         }
                     }

@@ -25,19 +25,13 @@ public final class WebhookDeliverer: EventSink {
     private let logger: Logger
     private let concurrency: Int
     private let wakeup = Wakeup()
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
     struct State {
+        /// The endpoint's policy: down, paused or stopped, and what each answer leads to.
+        var endpoint: EndpointStateMachine
         /// Calls being delivered.
         var inFlight: Set<String> = []
-        /// 429 and 502/503/504 pause the whole endpoint, not just the one event. Monotonic: a step of
-        /// the wall clock must not hold the endpoint for an hour, or end its pause early.
-        var pausedUntil: ContinuousClock.Instant?
-        var disabled = false
-        /// The last failure that says the endpoint is down (no connection, a timeout, 408, 429, 5xx);
-        /// nil since a success.
-        var downSince: ContinuousClock.Instant?
-        var lastDownFailure: ContinuousClock.Instant?
         /// A retry may be scheduled for later: worth asking the journal when. True at start (a
         /// journal from before a restart) and after each failure; false once the journal says none.
         var retriesScheduled = true
@@ -50,8 +44,7 @@ public final class WebhookDeliverer: EventSink {
         var newestWritten: [String: Int64] = [:]
 
         // Delivery from memory: a committed event whose call has nothing pending in the journal is
-        // started from the commit itself, without reading the journal (that read and the loop's wake
-        // were most of the time from commit to POST: p50 2 ms, p99 16 ms at 1,000 events/s).
+        // started from the commit itself, without reading the journal or waking the loop.
 
         /// Set once `run()` knows which calls the journal holds pending deliveries of.
         var fromMemoryReady = false
@@ -73,15 +66,19 @@ public final class WebhookDeliverer: EventSink {
         /// show a delivery that the released chain made, which must not be started again.
         var releasedDuringRead: Set<String>?
 
+        init(endpoint: EndpointStateMachine) {
+            self.endpoint = endpoint
+        }
+
         /// Disabled (410), or paused by a 429/502/503/504: nothing new is tried.
-        var isHeld: Bool { disabled || (pausedUntil.map { $0 > .now } ?? false) }
+        var isHeld: Bool { endpoint.isHeld(at: .now) }
 
         /// Takes `delivery` from memory when its call has nothing pending in the journal: appended to
         /// the chain delivering the call, or started. False when it must go through the journal.
         mutating func takeFromMemory(_ delivery: PendingDelivery, concurrency: Int) -> Bool {
             let call = delivery.callKey
             if fromMemoryOff { return false }
-            guard fromMemoryReady, !disabled, !blocked.contains(call) else {
+            guard fromMemoryReady, !endpoint.disabled, !blocked.contains(call) else {
                 block(call)
                 return false
             }
@@ -131,10 +128,6 @@ public final class WebhookDeliverer: EventSink {
     /// Calls tracked in `newestWritten`, for tests.
     var trackedCalls: Int { state.withLockedValue { $0.newestWritten.count } }
 
-    /// While the endpoint is down and nothing else tries it, its oldest waiting event is tried this
-    /// often, so that a CRM that comes back is noticed without waiting out the retry schedule.
-    private let probeInterval: Duration
-
     private enum Outcome {
         /// Recorded without waiting for the write: the ticket says when it is on record.
         case delivered(DeliveredMarkTicket)
@@ -147,8 +140,11 @@ public final class WebhookDeliverer: EventSink {
         tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger,
         probeInterval: Duration = .seconds(30)
     ) throws {
-        self.probeInterval = probeInterval
         self.endpoint = endpoint
+        self.state = NIOLockedValueBox(
+            State(
+                endpoint: EndpointStateMachine(
+                    schedule: endpoint.schedule, probeInterval: probeInterval, timeout: endpoint.timeout)))
         let route = DeliveryRoute(tenant: tenant, url: endpoint.url, types: endpoint.types)
         self.tenant = tenant
         self.route = route
@@ -158,7 +154,7 @@ public final class WebhookDeliverer: EventSink {
         self.signer = try WebhookSigner(secrets: endpoint.secrets)
         var logger = logger
         logger[metadataKey: "tenant"] = "\(tenant)"
-        logger[metadataKey: "endpoint"] = "\(Self.display(endpoint.url))"
+        logger[metadataKey: "endpoint"] = "\(EndpointStateMachine.display(endpoint.url))"
         self.logger = logger
         self.concurrency = max(1, endpoint.concurrency)
     }
@@ -215,12 +211,9 @@ public final class WebhookDeliverer: EventSink {
             // Down when the relay stopped (a crash or a deploy during a CRM outage): its waiting rows
             // are waiting on an outage, probed from now on and all due at the first success, as if
             // the outage had been seen in this run.
-            if let failure = try await journal.lastFailure(endpoint: key), Self.isOutage(failure) {
-                let now = ContinuousClock.now
-                state.withLockedValue {
-                    $0.downSince = now
-                    $0.lastDownFailure = now - probeInterval
-                }
+            if let failure = try await journal.lastFailure(endpoint: key),
+                state.withLockedValue({ $0.endpoint.wasDown(lastFailure: failure, now: .now) })
+            {
                 logger.notice(
                     "the endpoint was down when the relay stopped; its waiting deliveries go as soon as it answers",
                     metadata: ["error": "\(failure)"])
@@ -245,7 +238,7 @@ public final class WebhookDeliverer: EventSink {
             while !Task.isCancelled {
                 let (busy, pausedUntil, disabled, fromMemory, needsRead) = state.withLockedValue { state in
                     defer { state.toStart = [] }
-                    return (state.inFlight, state.pausedUntil, state.disabled, state.toStart, state.needsRead)
+                    return (state.inFlight, state.endpoint.pausedUntil, state.endpoint.disabled, state.toStart, state.needsRead)
                 }
                 for delivery in fromMemory {
                     group.addTask {
@@ -291,7 +284,7 @@ public final class WebhookDeliverer: EventSink {
                                 state.withLockedValue { if $0.failures == failures { $0.retriesScheduled = false } }
                             }
                         }
-                        if busy.isEmpty, let probeAt = state.withLockedValue({ $0.lastDownFailure.map { $0 + probeInterval } }) {
+                        if busy.isEmpty, let probeAt = state.withLockedValue({ $0.endpoint.nextProbe }) {
                             if probeAt <= .now {
                                 if let oldest = try await journal.dueDeliveries(
                                     endpoint: key, now: .distantFuture, limit: 1, busyCalls: []
@@ -428,9 +421,9 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
-    /// One POST of `delivery`. A failure is recorded before this returns.
+    /// One POST of `delivery`; its answer goes to the endpoint's policy, whose action is carried out
+    /// here. A failure is recorded before this returns.
     private func attempt(_ delivery: PendingDelivery, probe: Bool) async -> Outcome {
-        let attempts = delivery.attempts + 1
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -440,100 +433,49 @@ public final class WebhookDeliverer: EventSink {
             request.headers.add(name: header.name, value: header.value)
         }
         request.body = .bytes(ByteBuffer(string: delivery.json))
-        let failure: String
-        var retryAfter: Duration?
-        var pauseEndpoint = false
-        // No answer at all is the endpoint's failure, not the event's.
-        var endpointDown = true
+        let answer: EndpointStateMachine.Answer
         do {
-            let response = try await http.execute(
-                request, timeout: .seconds(endpoint.timeout.components.seconds))
+            let response = try await http.execute(request, timeout: .seconds(endpoint.timeout.components.seconds))
             _ = try? await response.body.collect(upTo: 64 * 1024)
-            let status = Int(response.status.code)
-            if (200..<300).contains(status) {
-                let logger = self.logger
-                let ticket = journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
-                    logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
-                }
-                await recovered()
-                return .delivered(ticket)
-            }
-            if status == 410 {
-                state.withLockedValue { $0.disabled = true }
-                logger.error(
-                    "the endpoint answered 410 Gone: deliveries to it are stopped until the configuration changes; its events stay in the journal",
-                    metadata: ["id": "\(delivery.eventId)"])
-                try? await journal.markFailed(
-                    endpoint: key, sequence: delivery.sequence, attempts: attempts, error: "410 Gone: endpoint disabled",
-                    retryAt: Date())
-                failureRecorded()
-                return .failed
-            }
-            failure =
-                "HTTP \(status) \(response.status.reasonPhrase)"
-                + ((300..<400).contains(status)
-                    ? ", redirect to \(response.headers.first(name: "Location").map(Self.display) ?? "nowhere") not followed"
-                    : "")
-            retryAfter = Self.retryAfter(response.headers.first(name: "Retry-After"))
-            pauseEndpoint = [429, 502, 503, 504].contains(status)
-            endpointDown = Self.isOutage(status: status)
+            answer = .response(
+                status: Int(response.status.code), reason: response.status.reasonPhrase,
+                retryAfter: response.headers.first(name: "Retry-After"), location: response.headers.first(name: "Location"))
         } catch let error as HTTPClientError where error == .deadlineExceeded {
-            failure = "no answer within \(endpoint.timeout)"
+            answer = .timeout
         } catch {
             // Shutting down: the attempt is abandoned, not failed; it is made again after the restart.
             if Task.isCancelled { return .abandoned }
-            failure = "\(error)"
+            answer = .transportError("\(error)")
         }
-        if endpointDown {
-            state.withLockedValue {
-                $0.downSince = $0.downSince ?? .now
-                $0.lastDownFailure = .now
+        let attempt = EndpointStateMachine.Attempt(
+            previousAttempts: delivery.attempts, probe: probe, scheduledAt: delivery.nextAt)
+        let action = state.withLockedValue { state in
+            var random = SystemRandomNumberGenerator()
+            return state.endpoint.receive(answer, for: attempt, now: .now, wallClock: Date(), random: &random)
+        }
+        switch action {
+        case .delivered(let attempts, let recovery):
+            let logger = self.logger
+            let ticket = journal.recordDelivered(endpoint: key, sequence: delivery.sequence, attempts: attempts) { error in
+                logger.error("delivered, but cannot record it; it will be sent again", metadata: ["error": "\(error)"])
             }
-            if probe {
-                logger.info("the endpoint is still down", metadata: ["id": "\(delivery.eventId)", "error": "\(failure)"])
-                do {
-                    try await journal.markFailed(
-                        endpoint: key, sequence: delivery.sequence, attempts: delivery.attempts, error: failure,
-                        retryAt: delivery.nextAt)
-                } catch {
-                    logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
-                }
-                failureRecorded()
-                return .failed
+            if let recovery { await recovered(recovery) }
+            return .delivered(ticket)
+        case .failed(let failure):
+            if let recovery = failure.recovery { await recovered(recovery) }
+            logger.log(
+                level: failure.level, "\(failure.message)",
+                metadata: ["id": "\(delivery.eventId)", "attempts": "\(failure.attempts)", "error": "\(failure.error)"])
+            do {
+                try await journal.markFailed(
+                    endpoint: key, sequence: delivery.sequence, attempts: failure.attempts, error: failure.error,
+                    retryAt: failure.retryAt)
+            } catch {
+                logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
             }
-        } else {
-            // It answered, refusing this event (a 4xx): the endpoint itself is up. The refused event
-            // follows its schedule like any other failure.
-            await recovered()
+            failureRecorded()
+            return .failed
         }
-        let delay = endpoint.schedule.delay(afterFailures: attempts, retryAfter: retryAfter)
-        let retryAt = delay.map {
-            Date().addingTimeInterval($0.seconds)
-        }
-        if pauseEndpoint, let delay {
-            // As long as the endpoint asks (Retry-After); otherwise no longer than a probe's interval,
-            // so that the event's own schedule (hours, later on) does not silence the whole endpoint.
-            let pause = retryAfter == nil ? min(delay, probeInterval) : delay
-            let until = ContinuousClock.now + pause
-            state.withLockedValue { $0.pausedUntil = max($0.pausedUntil ?? until, until) }
-        }
-        if retryAt == nil {
-            logger.warning(
-                "delivery failed for the last time; the event is a dead letter (`callrelay deliveries retry` sends it again)",
-                metadata: ["id": "\(delivery.eventId)", "attempts": "\(attempts)", "error": "\(failure)"])
-        } else {
-            logger.info(
-                "delivery failed; retrying",
-                metadata: ["id": "\(delivery.eventId)", "attempts": "\(attempts)", "error": "\(failure)"])
-        }
-        do {
-            try await journal.markFailed(
-                endpoint: key, sequence: delivery.sequence, attempts: attempts, error: failure, retryAt: retryAt)
-        } catch {
-            logger.error("cannot record a failed delivery", metadata: ["error": "\(error)"])
-        }
-        failureRecorded()
-        return .failed
     }
 
     /// A failure is on record, with its retry: the loop asks the journal when the next one is due. (A
@@ -545,71 +487,21 @@ public final class WebhookDeliverer: EventSink {
         }
     }
 
-    /// Whether a recorded failure says the endpoint was down rather than refusing the event: no
-    /// connection, no answer in time, 408, 429 or a 5xx. Read from the texts ``attempt(_:probe:)``
-    /// records.
-    static func isOutage(_ failure: String) -> Bool {
-        if failure.hasPrefix("410 ") { return false }
-        guard failure.hasPrefix("HTTP ") else { return true }
-        guard let status = Int(failure.dropFirst(5).prefix(3)) else { return true }
-        return isOutage(status: status)
-    }
-
-    /// An answer that says the endpoint is down rather than refusing the event.
-    static func isOutage(status: Int) -> Bool { status >= 500 || status == 408 || status == 429 }
-
-    /// The endpoint answered: if it was down, it is back, and what waits for a retry goes now.
-    private func recovered() async {
-        let downSince = state.withLockedValue { state in
-            defer {
-                state.downSince = nil
-                state.lastDownFailure = nil
-            }
-            return state.downSince
-        }
-        guard let downSince else { return }
+    /// The endpoint answered after an outage: what waits for a retry goes now.
+    private func recovered(_ recovery: EndpointStateMachine.Recovery) async {
         do {
             let moved = try await journal.expediteRetries(endpoint: key)
-            let down = downSince.duration(to: .now)
             logger.log(
-                level: Self.recoveryLevel(down: down, movedRetries: moved),
+                level: EndpointStateMachine.recoveryLevel(down: recovery.down, movedRetries: moved),
                 "the endpoint answers again; its waiting retries go now",
-                metadata: ["down": "\(down)", "retries": "\(moved)"])
+                metadata: ["down": "\(recovery.down)", "retries": "\(moved)"])
         } catch {
             logger.error("cannot move the waiting retries up", metadata: ["error": "\(error)"])
         }
     }
 
-    /// How loudly a recovery is logged. A lone 5xx between successes (a CRM that fails one request
-    /// in fifty) marks the endpoint down until the next answer, a few milliseconds later: a notice
-    /// for each would bury the real outages, and its failure was logged already.
-    static func recoveryLevel(down: Duration, movedRetries: Int) -> Logger.Level {
-        movedRetries > 0 || down >= .seconds(1) ? .notice : .debug
-    }
-
     /// From now until just after `date`, at least a millisecond.
     static func until(_ date: Date) -> Duration {
         .milliseconds(max(1, Int(date.timeIntervalSinceNow * 1000) + 1))
-    }
-
-    /// `Retry-After` in seconds or as an HTTP date.
-    static func retryAfter(_ value: String?) -> Duration? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
-    }
-
-    /// The URL without credentials or query, for logs.
-    static func display(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return "?" }
-        components.user = nil
-        components.password = nil
-        components.query = nil
-        return components.string ?? "?"
     }
 }

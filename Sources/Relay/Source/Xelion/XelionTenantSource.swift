@@ -306,7 +306,3 @@ public final class XelionTenantSource: CallEventSource {
         }
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
