@@ -36,7 +36,7 @@ public struct PipelineCounters: Sendable, Equatable {
 /// the sinks while the writer commits the next batch. Nothing is acknowledged to the PBX, so waiting
 /// for each commit would only slow a busy tenant down.
 public final class EventPipeline: Sendable {
-    public let journal: Journal
+    public let journal: any EventJournal
     private let sinks: [any EventSink]
     private let queue: BatchQueue<CallEvent>
     private let logger: Logger
@@ -46,7 +46,7 @@ public final class EventPipeline: Sendable {
 
     /// - Parameter deadLetters: where an event the journal refuses is set aside.
     public init(
-        journal: Journal, sinks: [any EventSink], logger: Logger, queueCapacity: Int = 10_000,
+        journal: any EventJournal, sinks: [any EventSink], logger: Logger, queueCapacity: Int = 10_000,
         pruneInterval: Duration = .seconds(60), deadLetters: DeadLetterFile? = nil
     ) {
         self.deadLetters = deadLetters
@@ -140,9 +140,9 @@ public final class EventPipeline: Sendable {
         let outcome: CommitOutcome
         do {
             outcome = try await Task { () async throws(JournalError) -> CommitOutcome in
-                try await journal.commitPipelined(events) { entries in
+                try await journal.commitWithoutWaiting(events) { entries in
                     for sink in sinks { sink.write(entries) }
-                }.outcome
+                }
             }.value
         } catch let error as JournalError {
             throw error
@@ -208,7 +208,7 @@ public final class EventPipeline: Sendable {
 
     private func prune() async {
         do {
-            try await journal.prune()
+            try await journal.prune(now: Date())
         } catch {
             logger.warning("journal pruning failed", metadata: ["error": "\(error)"])
         }

@@ -19,27 +19,27 @@ public final class Journal: Sendable {
     /// The database file.
     public let path: String
     public let options: JournalOptions
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// Nil for a reader (`create: false`), which never writes.
     let checkpointer: Checkpointer?
     /// Makes commits durable and runs their sinks; nil for a reader.
-    private let syncer: WALSyncer?
+    let syncer: WALSyncer?
     /// How many commits may wait for a sync: the writer commits the next batch while the last one
     /// syncs, and then waits. More let a moderate load split into more and smaller commits (at
     /// 5,000 events/s, 8,000 commits in 5 s with 4 against 5,000 with 2), each a page written to the
     /// log and synced, for no more throughput under full load.
     static let unsyncedCommits = 2
-    private let deduplication: Deduplication
-    private let transfers: TransferCorrelation
+    let deduplication: Deduplication
+    let transfers: TransferCorrelation
     /// Webhook endpoints by tenant.
-    private let routes: [String: [DeliveryRoute]]
+    let routes: [String: [DeliveryRoute]]
     /// The highest sequence handed out (schema v6): each commit numbers its rows on from here.
     /// Changed only by the writer, after its transaction committed. At open it is the larger of the
     /// newest row and the `last_sequence` counter, which pruning raises to the newest row before it
     /// deletes any: only pruning removes rows, so no number is handed out twice, and a commit writes
     /// no counter (below full load each commit holds one event, and a second page per commit
     /// doubled what went to the write-ahead log).
-    private let sequences = NIOLockedValueBox<Int64>(0)
+    let sequences = NIOLockedValueBox<Int64>(0)
     /// Delivery successes waiting for the writer (see ``recordDelivered(endpoint:sequence:attempts:onError:)``).
     let deliveredMarks = NIOLockedValueBox(DeliveredMarks())
 
@@ -155,7 +155,7 @@ public final class Journal: Sendable {
     /// Brings the schema up to date. Upgrading a journal an older callrelay wrote can rewrite the
     /// events table (v6 copies it: about 6 s per million events, and free disk the size of the
     /// journal), so a daemon that seems stuck at start says why, and how long it took.
-    private static func migrate(_ pool: DatabasePool, path: String, logger: Logger) throws {
+    static func migrate(_ pool: DatabasePool, path: String, logger: Logger) throws {
         let migrator = JournalSchema.migrator()
         let (pending, unknown, events) = try pool.read { db in
             let applied = try migrator.appliedIdentifiers(db)
@@ -191,7 +191,7 @@ public final class Journal: Sendable {
             "upgraded the journal", metadata: metadata.merging(["seconds": "\(String(format: "%.1f", seconds))"]) { $1 })
     }
 
-    private static func openError(path: String, _ error: DatabaseError) -> JournalError {
+    static func openError(path: String, _ error: DatabaseError) -> JournalError {
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_FORMAT:
             return .unreadable(path: path, reason: error.message ?? "\(error.resultCode)")
@@ -200,317 +200,4 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Journals `events` in one transaction, dropping duplicates and adding correlated transfers, and
-    /// returns once they are durable; `afterCommit` gets the committed entries first, on the
-    /// journal's sync thread, in commit order.
-    public func commit(
-        _ events: [CallEvent],
-        now: Date = Date(),
-        afterCommit: @escaping @Sendable ([JournalEntry]) -> Void = { _ in }
-    ) async throws(JournalError) -> CommitOutcome {
-        let (outcome, ticket) = try await commitPipelined(events, now: now, afterCommit: afterCommit)
-        try await syncer?.wait(for: ticket)
-        return outcome
-    }
-
-    /// ``commit(_:now:afterCommit:)`` that returns once the transaction is committed, before it is
-    /// durable, so that the writer can commit the next batch while the disk syncs this one.
-    /// `afterCommit` still runs only once the events are durable. Waits while
-    /// ``unsyncedCommits`` commits are not yet durable.
-    func commitPipelined(
-        _ events: [CallEvent],
-        now: Date = Date(),
-        afterCommit: @escaping @Sendable ([JournalEntry]) -> Void
-    ) async throws(JournalError) -> (outcome: CommitOutcome, ticket: WALSyncer.Ticket) {
-        guard let syncer else { throw .writeFailed(path: path, reason: "the journal was opened for reading") }
-        // After a failed sync nothing more is committed: the disk's state is unknown.
-        if let failure = syncer.failure { throw failure }
-        try await syncer.waitForRoom(limit: Self.unsyncedCommits)
-        let (deduplication, transfers) = (self.deduplication, self.transfers)
-        let routes = self.routes
-        let checkpointer = self.checkpointer
-        do {
-            return try await pool.writeWithoutTransaction { db in
-                // The syncer syncs; set on every commit, as delivery outcomes and pruning set their own.
-                try Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
-                var outcome = CommitOutcome()
-                var state = CommitState(now: now.timeIntervalSince1970, lastSequence: sequences.withLockedValue { $0 })
-                do {
-                    try db.inTransaction(.immediate) {
-                        outcome = try Self.store(
-                            events, deduplication: deduplication, transfers: transfers, state: &state, routes: routes, db: db)
-                        return .commit
-                    }
-                } catch {
-                    deduplication.rollBack(state.marks, now: state.now)
-                    transfers.rollBack(state.connections, now: state.now)
-                    throw error
-                }
-                sequences.withLockedValue { $0 = state.lastSequence }
-                // The batch's marks and connections are in; what they pushed out of the window or
-                // beyond the limits goes.
-                deduplication.prune(now: state.now)
-                transfers.prune(now: state.now)
-                let committed = outcome.committed
-                let ticket = syncer.committed(upTo: committed.last?.sequence ?? 0) { afterCommit(committed) }
-                checkpointer?.written(on: db)
-                return (outcome, ticket)
-            }
-        } catch {
-            throw JournalError.writing(error, path: path)
-        }
-    }
-
-    /// Waits until every commit so far is durable and its `afterCommit` has run.
-    func waitUntilDurable() async throws(JournalError) {
-        try await syncer?.waitForAll()
-    }
-
-    /// The newest sequence that is durable: what the webhook deliverer may read up to. Everything, in
-    /// a journal opened for reading.
-    var durableSequence: Int64 { syncer?.durableSequence ?? .max }
-
-    /// What a commit's transaction changed in the in-memory state as it went, to be taken back if
-    /// the transaction fails.
-    private struct CommitState {
-        let now: Double
-        /// The sequence of the last row inserted, or handed out before.
-        var lastSequence: Int64
-        var marks = Deduplication.Batch()
-        var connections = TransferCorrelation.Batch()
-    }
-
-    private static func store(
-        _ events: [CallEvent], deduplication: Deduplication, transfers: TransferCorrelation, state: inout CommitState,
-        routes: [String: [DeliveryRoute]], db: Database
-    ) throws -> CommitOutcome {
-        let now = state.now
-        var outcome = CommitOutcome()
-        let insert = try EventInsert(db)
-        // Every committed event's JSON in one buffer, which the entries share once the loop is done.
-        var lines = CallEventJSONLines(capacity: events.count * 1024)
-        var stored: [(sequence: Int64, event: CallEvent, range: Range<Int>)] = []
-        stored.reserveCapacity(events.count)
-        // `lines` is a parameter rather than captured: a noncopyable value captured by a local function
-        // could not be handed on to the entries afterwards.
-        func append(_ event: CallEvent, to lines: inout CallEventJSONLines) throws -> Bool {
-            if deduplication.isDuplicate(event.id, now: now, batch: &state.marks) {
-                outcome.duplicates.append(event)
-                return false
-            }
-            let sequence = state.lastSequence + 1
-            let row = EventInsert.Row(
-                sequence: sequence, id: event.id, tenant: event.data.tenant, type: event.type.rawValue,
-                callId: event.data.callId, receivedAt: event.data.receivedAt.timeIntervalSince1970)
-            let range = lines.append(event)
-            try lines.withBytes(in: range) { body in try insert.execute(row, body: body) }
-            state.lastSequence = sequence
-            if let endpoints = routes[event.data.tenant] {
-                try addDeliveries(sequence: sequence, event: event, routes: endpoints, now: now, db: db)
-            }
-            stored.append((sequence, event, range))
-            return true
-        }
-        for event in events {
-            guard try append(event, to: &lines) else { continue }
-            if let transfer = transfers.transfer(after: event, now: now, batch: &state.connections) {
-                _ = try append(transfer, to: &lines)
-            }
-        }
-        let shared = JournalLines(lines)
-        outcome.committed = stored.map { JournalEntry(sequence: $0.sequence, event: $0.event, lines: shared, range: $0.range) }
-        return outcome
-    }
-
-    /// Forgets dedupe marks outside the window and events older than the retention.
-    public func prune(now: Date = Date()) async throws(JournalError) {
-        let deduplication = self.deduplication
-        let cutoff = now.timeIntervalSince1970 - options.retention.seconds
-        deduplication.prune(now: now.timeIntervalSince1970)
-        transfers.prune(now: now.timeIntervalSince1970)
-        try await write { db in
-            // Old events are at the start of `seq`: find the first one to keep without an index.
-            // An event still owed to a CRM (pending or dead) is kept whatever its age.
-            let keep =
-                try Int64.fetchOne(
-                    db, sql: "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1", arguments: [cutoff])
-                ?? Int64.max
-            // The rows about to go may include the newest: their numbers must stay handed out.
-            try db.execute(
-                sql:
-                    "UPDATE journal_counters SET value = max(value, (SELECT coalesce(max(seq), 0) FROM events)) WHERE name = 'last_sequence'"
-            )
-            // Everything below reads only the old rows, endpoint by endpoint through `deliveries_pending`
-            // (endpoint, state, seq). Queries over every endpoint's deliveries at once read the whole
-            // table or index: with 2 million delivered rows that held the writer for 0.4 s every minute,
-            // and a week's retention at 100 events/s is 60 million.
-            let endpoints = try Self.deliveryEndpoints(db)
-            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS prune_owed (seq INTEGER PRIMARY KEY); DELETE FROM prune_owed")
-            let owed = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO prune_owed SELECT seq FROM deliveries INDEXED BY deliveries_pending
-                    WHERE endpoint = ? AND state IN ('pending', 'dead') AND seq < ?
-                    """)
-            for endpoint in endpoints { try owed.execute(arguments: [endpoint, keep]) }
-            try db.execute(
-                sql: "DELETE FROM events WHERE seq < ? AND received_at < ? AND seq NOT IN (SELECT seq FROM prune_owed)",
-                arguments: [keep, cutoff])
-            // The deliveries of the events that went: delivered, old, and their event is not among the
-            // old ones kept.
-            let gone = try db.cachedStatement(
-                sql: """
-                    DELETE FROM deliveries INDEXED BY deliveries_pending
-                    WHERE endpoint = ? AND state = 'delivered' AND seq < ? AND seq NOT IN (SELECT seq FROM events WHERE seq < ?)
-                    """)
-            for endpoint in endpoints { try gone.execute(arguments: [endpoint, keep, keep]) }
-        }
-    }
-
-    /// Every endpoint with deliveries on record, one index seek each (`SELECT DISTINCT` would read
-    /// every row): the configured ones and any a former configuration left.
-    static func deliveryEndpoints(_ db: Database) throws -> [String] {
-        var endpoints: [String] = []
-        let next = try db.cachedStatement(sql: "SELECT endpoint FROM deliveries WHERE endpoint > ? ORDER BY endpoint LIMIT 1")
-        while let endpoint = try String.fetchOne(next, arguments: [endpoints.last ?? ""]) {
-            endpoints.append(endpoint)
-        }
-        return endpoints
-    }
-
-    /// Up to `limit` events after `sequence` that match `filter`, oldest first; with `newest`, the
-    /// last `limit` of them (still oldest first). Safe while the daemon writes: WAL readers see a
-    /// consistent snapshot and never block the writer.
-    public func entries(
-        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000, newest: Bool = false
-    ) throws(JournalError)
-        -> [(sequence: Int64, json: String)]
-    {
-        var sql = "SELECT seq, body FROM events WHERE seq > ?"
-        var arguments: [(any DatabaseValueConvertible)?] = [sequence]
-        if let tenant = filter.tenant {
-            sql += " AND tenant = ?"
-            arguments.append(tenant)
-        }
-        if !filter.types.isEmpty {
-            sql += " AND type IN (\(filter.types.map { _ in "?" }.joined(separator: ",")))"
-            arguments.append(contentsOf: filter.types.map { $0 as (any DatabaseValueConvertible)? })
-        }
-        if let callId = filter.callId {
-            sql += " AND call_id = ?"
-            arguments.append(callId)
-        }
-        if let since = filter.since {
-            sql += " AND received_at >= ?"
-            arguments.append(since)
-        }
-        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
-        arguments.append(limit)
-        let statementArguments = StatementArguments(arguments)
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
-                (sequence: row[0] as Int64, json: row[1] as String)
-            }
-        }
-        return newest ? rows.reversed() : rows
-    }
-
-    /// The sequence of the newest event, 0 when empty.
-    public func lastSequence() throws(JournalError) -> Int64 {
-        try read(Self.newestSequence)
-    }
-
-    /// The sequence of the newest event, 0 when empty; for tasks, which must not block on a read.
-    public func newestSequence() async throws(JournalError) -> Int64 {
-        try await read(Self.newestSequence)
-    }
-
-    private static let lastSequenceSQL = "SELECT value FROM journal_counters WHERE name = 'last_sequence'"
-
-    private static func newestSequence(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-    }
-
-    /// How many dedupe marks are kept.
-    var dedupeMarkCount: Int { deduplication.count }
-
-    /// How many flows transfer correlation remembers.
-    var transferFlowCount: Int { transfers.count }
-
-    /// The database's page size in bytes.
-    func pageSize() throws(JournalError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0 }
-    }
-
-    /// How many events are stored.
-    public func count() throws(JournalError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
-    }
-
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
-        try await write(synchronous: options.durability.pragma, body)
-    }
-
-    /// Writes without waiting for the disk (`synchronous = NORMAL`): for delivery outcomes, whose
-    /// loss on a power cut only means an event is posted again under the same `webhook-id`, which the
-    /// delivery contract allows. An fsync for each would cap deliveries at the disk's sync rate and
-    /// queue the events' own commits behind them. A crash of the process loses nothing either way.
-    func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
-        try await write(synchronous: JournalOptions.Durability.normal.pragma, body)
-    }
-
-    /// Runs `body` on the writer without waiting for it, after the writes it already holds, with
-    /// ``writeUnsynced(_:)``'s durability. `body` opens its own transaction and reports its own errors.
-    func writeUnsynced(_ body: @escaping @Sendable (Database) -> Void) {
-        let checkpointer = self.checkpointer
-        pool.asyncWriteWithoutTransaction { db in
-            // Cannot fail for a valid setting; if it did, the write would merely be synced.
-            try? Self.setSynchronous(JournalOptions.Durability.normal.pragma, db)
-            body(db)
-            checkpointer?.written(on: db)
-        }
-    }
-
-    /// The writer connection's `synchronous` setting, which commits and delivery outcomes set to what
-    /// each needs. Cached: it runs for every commit.
-    private static func setSynchronous(_ value: String, _ db: Database) throws {
-        try db.cachedStatement(sql: "PRAGMA synchronous = \(value)").execute()
-    }
-
-    private func write<T: Sendable>(
-        synchronous: String, _ body: @escaping @Sendable (Database) throws -> T
-    ) async throws(JournalError) -> T {
-        let checkpointer = self.checkpointer
-        do {
-            return try await pool.writeWithoutTransaction { db in
-                defer { checkpointer?.written(on: db) }
-                try Self.setSynchronous(synchronous, db)
-                var value: T?
-                try db.inTransaction(.immediate) {
-                    value = try body(db)
-                    return .commit
-                }
-                guard let value else { throw DatabaseError(message: "the transaction returned nothing") }
-                return value
-            }
-        } catch {
-            throw .writeFailed(path: path, reason: JournalError.reason(error))
-        }
-    }
-
-    /// Reads on GRDB's reader queue, for callers on the cooperative pool that must not block it.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
-        do {
-            return try await pool.read(body)
-        } catch {
-            throw .readFailed(path: path, reason: JournalError.reason(error))
-        }
-    }
-
-    func read<T>(_ body: (Database) throws -> T) throws(JournalError) -> T {
-        do {
-            return try pool.read(body)
-        } catch {
-            throw .readFailed(path: path, reason: JournalError.reason(error))
-        }
-    }
 }

@@ -19,7 +19,7 @@ public final class WebhookDeliverer: EventSink {
     public let key: String
     private let tenant: String
     private let route: DeliveryRoute
-    private let journal: Journal
+    private let journal: any DeliveryQueue
     private let http: HTTPClient
     private let signer: WebhookSigner
     private let logger: Logger
@@ -137,7 +137,7 @@ public final class WebhookDeliverer: EventSink {
     }
 
     public init(
-        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: Journal, http: HTTPClient, logger: Logger,
+        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: any DeliveryQueue, http: HTTPClient, logger: Logger,
         probeInterval: Duration = .seconds(30)
     ) throws {
         self.endpoint = endpoint

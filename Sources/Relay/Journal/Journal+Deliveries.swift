@@ -3,84 +3,6 @@ import Foundation
 import GRDB
 import NIOConcurrencyHelpers
 
-/// Which endpoints receive which events, by tenant: the journal adds a pending delivery for each in
-/// the event's own commit.
-public struct DeliveryRoute: Sendable, Equatable {
-    /// `tenant url`: the endpoint's name in the journal.
-    public var endpoint: String
-    /// Empty: every type.
-    public var types: Set<String>
-
-    public init(tenant: String, url: String, types: [String]) {
-        endpoint = "\(tenant) \(url)"
-        self.types = Set(types)
-    }
-
-    func wants(_ event: CallEvent) -> Bool { types.isEmpty || types.contains(event.type.rawValue) }
-}
-
-/// A delivery waiting for its attempt.
-public struct PendingDelivery: Sendable, Equatable {
-    public var sequence: Int64
-    /// The call the event belongs to: one call's deliveries go one after another.
-    public var callKey: String
-    public var attempts: Int
-    public var json: String
-    public var eventId: String
-    /// When it is (or was) due.
-    public var nextAt: Date
-}
-
-/// One endpoint's state, for `callrelay deliveries`.
-public struct EndpointBacklog: Sendable, Equatable {
-    public var endpoint: String
-    public var pending: Int
-    public var delivered: Int
-    public var dead: Int
-    public var oldestPending: Double?
-    public var lastError: String?
-}
-
-/// A delivery that ran out of attempts.
-public struct DeadDelivery: Sendable, Equatable {
-    public var endpoint: String
-    public var sequence: Int64
-    public var attempts: Int
-    public var lastError: String?
-    public var eventId: String
-}
-
-/// A recorded success's place in line, to wait for it with ``Journal/waitUntilRecorded(_:)``.
-public struct DeliveredMarkTicket: Sendable {
-    /// Successes recorded up to and including this one.
-    let count: Int
-}
-
-/// A success waiting to be recorded.
-struct DeliveredMark: Sendable {
-    var endpoint: String
-    var sequence: Int64
-    var attempts: Int
-    var onError: @Sendable (JournalError) -> Void
-}
-
-/// Successes waiting for the writer, whether a write that records them is already queued, and the
-/// tasks waiting for them to be on record.
-///
-/// Waiting is by count, not by queueing an empty write after the flush: that did not reliably run
-/// after it (the flush is submitted after the lock that marks it scheduled, so a wait can get in
-/// first), a call was released with its success unwritten, and the next search posted the event
-/// again. The delivery benchmark caught it about once in 15 runs of 10,000 events.
-struct DeliveredMarks: Sendable {
-    var marks: [DeliveredMark] = []
-    var flushScheduled = false
-    /// Marks recorded so far, and how many of them the writer has finished with (committed, or failed
-    /// and reported).
-    var recorded = 0
-    var finished = 0
-    var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
-}
-
 extension Journal {
     static func addDeliveries(
         sequence: Int64, event: CallEvent, routes: [DeliveryRoute], now: Double, db: Database
@@ -154,7 +76,7 @@ extension Journal {
 
     /// Up to `limit` calls with a delivery to `endpoint` pending (due or not) or dead, and up to
     /// `limit` more.
-    func pendingCalls(endpoint: String, limit: Int) async throws(JournalError) -> Set<String> {
+    public func pendingCalls(endpoint: String, limit: Int) async throws(JournalError) -> Set<String> {
         try await read { db in
             Set(
                 try String.fetchAll(
@@ -176,7 +98,7 @@ extension Journal {
 
     /// The error of the newest failed attempt among the endpoint's pending deliveries, if any: at
     /// start it tells whether the endpoint was down when the relay stopped.
-    func lastFailure(endpoint: String) async throws(JournalError) -> String? {
+    public func lastFailure(endpoint: String) async throws(JournalError) -> String? {
         try await read { db in
             try String.fetchOne(
                 db,
@@ -191,7 +113,7 @@ extension Journal {
 
     /// Whether the call has any delivery to `endpoint` pending (due or not) or dead: either way its
     /// next event must not be delivered from memory, ahead of it.
-    func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool {
+    public func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool {
         try await read { db in
             try Bool.fetchOne(
                 db.cachedStatement(

@@ -1,0 +1,77 @@
+import CallEvents
+import Foundation
+import GRDB
+import Logging
+import NIOConcurrencyHelpers
+
+extension Journal {
+    /// Up to `limit` events after `sequence` that match `filter`, oldest first; with `newest`, the
+    /// last `limit` of them (still oldest first). Safe while the daemon writes: WAL readers see a
+    /// consistent snapshot and never block the writer.
+    public func entries(
+        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000, newest: Bool = false
+    ) throws(JournalError)
+        -> [(sequence: Int64, json: String)]
+    {
+        var sql = "SELECT seq, body FROM events WHERE seq > ?"
+        var arguments: [(any DatabaseValueConvertible)?] = [sequence]
+        if let tenant = filter.tenant {
+            sql += " AND tenant = ?"
+            arguments.append(tenant)
+        }
+        if !filter.types.isEmpty {
+            sql += " AND type IN (\(filter.types.map { _ in "?" }.joined(separator: ",")))"
+            arguments.append(contentsOf: filter.types.map { $0 as (any DatabaseValueConvertible)? })
+        }
+        if let callId = filter.callId {
+            sql += " AND call_id = ?"
+            arguments.append(callId)
+        }
+        if let since = filter.since {
+            sql += " AND received_at >= ?"
+            arguments.append(since)
+        }
+        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
+        arguments.append(limit)
+        let statementArguments = StatementArguments(arguments)
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                (sequence: row[0] as Int64, json: row[1] as String)
+            }
+        }
+        return newest ? rows.reversed() : rows
+    }
+
+    /// The sequence of the newest event, 0 when empty.
+    public func lastSequence() throws(JournalError) -> Int64 {
+        try read(Self.newestSequence)
+    }
+
+    /// The sequence of the newest event, 0 when empty; for tasks, which must not block on a read.
+    public func newestSequence() async throws(JournalError) -> Int64 {
+        try await read(Self.newestSequence)
+    }
+
+    static let lastSequenceSQL = "SELECT value FROM journal_counters WHERE name = 'last_sequence'"
+
+    static func newestSequence(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+    }
+
+    /// How many dedupe marks are kept.
+    var dedupeMarkCount: Int { deduplication.count }
+
+    /// How many flows transfer correlation remembers.
+    var transferFlowCount: Int { transfers.count }
+
+    /// The database's page size in bytes.
+    func pageSize() throws(JournalError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0 }
+    }
+
+    /// How many events are stored.
+    public func count() throws(JournalError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+}
