@@ -5,7 +5,7 @@ import Testing
 
 /// The gap log and the dead letters: kept for people to read, and never allowed to fill the disk.
 @Suite("Gap log and dead letters")
-struct RecordFileTests {
+struct BoundedJSONLinesFileTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("records-\(UUID().uuidString)")
 
     func letter(_ index: Int) -> DeadLetter {
