@@ -209,7 +209,7 @@ struct ConfigurationTests {
     @Test("reads webhook endpoints: two secrets while rotating, headers from the environment, types, schedule, concurrency")
     func webhooks() throws {
         let environment = [
-            "ACME_PW": "pw", "ACME_HOOK_OLD": Self.webhookSecret, "ACME_HOOK_NEW": Self.webhookSecret,
+            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationTests.webhookSecret, "ACME_HOOK_NEW": ConfigurationTests.webhookSecret,
             "ACME_CRM_TOKEN": "Bearer t",
         ]
         let configuration = try ConfigurationLoader(environment: environment).parse(
@@ -229,7 +229,8 @@ struct ConfigurationTests {
     @Test("a concurrency out of range is a located problem")
     func webhookConcurrency() {
         let environment = [
-            "ACME_PW": "pw", "ACME_HOOK_OLD": Self.webhookSecret, "ACME_HOOK_NEW": Self.webhookSecret, "ACME_CRM_TOKEN": "t",
+            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationTests.webhookSecret, "ACME_HOOK_NEW": ConfigurationTests.webhookSecret,
+            "ACME_CRM_TOKEN": "t",
         ]
         for bad in ["0", "1000", "many"] {
             let found = problems(
@@ -381,5 +382,33 @@ struct ConfigurationSafetyTests {
         let found = problems(yaml)
         #expect(found.map(\.key) == ["tenants[0].xelion.password_file"], "\(found)")
         #expect(found.first?.reason.contains("UTF-8") == true)
+    }
+
+    @Test("passwords and webhook secrets are read from files alike: without the line break at the end, anything else kept")
+    func secretFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try " pass word \r\n".write(to: directory.appendingPathComponent("password"), atomically: true, encoding: .utf8)
+        try (ConfigurationTests.webhookSecret + "\n").write(
+            to: directory.appendingPathComponent("hook"), atomically: true, encoding: .utf8)
+        try Data([0xFF, 0xFE]).write(to: directory.appendingPathComponent("binary"))
+        let webhooks = """
+                webhooks:
+                  - url: https://crm.example.com/hook
+                    secret_file: hook
+            """
+        let yaml = tenant(webhooks: webhooks).replacingOccurrences(of: "password_env: ACME_PW", with: "password_file: password")
+        let configuration = try ConfigurationLoader(environment: [:]).parse(yaml, file: "c.yaml", baseDirectory: directory)
+        #expect(configuration.tenants[0].xelion?.credentials.password == " pass word ")
+        #expect(configuration.tenants[0].webhooks[0].secrets == [ConfigurationTests.webhookSecret])
+        let binary = tenant(webhooks: webhooks.replacingOccurrences(of: "secret_file: hook", with: "secret_file: binary"))
+        do {
+            _ = try ConfigurationLoader(environment: ["ACME_PW": "pw"]).parse(binary, file: "c.yaml", baseDirectory: directory)
+            Issue.record("a secret_file that is not text was accepted")
+        } catch {
+            #expect(error.problems.map(\.key) == ["tenants[0].webhooks[0].secret_file"])
+            #expect(error.problems.first?.reason.contains("is not UTF-8 text") == true, "\(error.problems)")
+        }
     }
 }
