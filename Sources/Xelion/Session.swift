@@ -83,7 +83,7 @@ public actor XelionSession {
             let answer = try await post("me/renew", jsonString: renewalToken, authorization: token)
             try adopt(answer)
             logger.debug("renewed the PBX session", metadata: ["valid_until": "\(validUntil.map { "\($0)" } ?? "unknown")"])
-        } catch .notAuthenticated {
+        } catch let error where error.code == .notAuthenticated {
             token = nil
             try await login()
         }
@@ -101,7 +101,7 @@ public actor XelionSession {
         let answer: JSONValue
         do {
             answer = try await post("me/websocket", authorization: token)
-        } catch .notAuthenticated {
+        } catch let error where error.code == .notAuthenticated {
             token = nil
             try await login()
             answer = try await post("me/websocket", authorization: token)

@@ -84,7 +84,7 @@ struct CertificateNameTests {
         #expect(
             server.failures.contains { $0.localizedCaseInsensitiveContains("alert") || $0.contains("CERTIFICATE") },
             "\(server.failures)")
-        guard case .tls(let reason)? = failure else {
+        guard let failure, failure.code == .tls, let reason = failure.reason else {
             Issue.record("not refused as TLS: \(String(describing: failure))")
             return ""
         }

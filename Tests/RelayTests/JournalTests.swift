@@ -1,5 +1,5 @@
-import CallRelayCore
 import CallEvents
+import CallRelayCore
 import Foundation
 import GRDB
 import Logging
@@ -184,11 +184,11 @@ struct JournalTests {
             _ = try open()
             Issue.record("opened a file that is not a database")
         } catch {
-            guard case .unreadable(let path, _) = error else {
+            guard error.code == .unreadable else {
                 Issue.record("expected unreadable, got \(error)")
                 return
             }
-            #expect(path == file.path)
+            #expect(error.path == file.path)
             #expect(error.description.contains("will not replace it"))
         }
         #expect(try Data(contentsOf: file) == garbage)

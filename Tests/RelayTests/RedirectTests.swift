@@ -77,7 +77,8 @@ struct RedirectTests {
         let target = elsewhere.url("/api/v1/acme/me/login")
         let pbx = try await ScriptedHTTPServer.start { _ in .init(status: .permanentRedirect, headers: [("Location", target)]) }
         defer { Task { await pbx.stop() } }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
         let session = XelionSession(
             credentials: XelionCredentials(
                 baseURL: pbx.url("/api/v1/acme/"), userName: "admin", password: "pw-secret", userSpace: "callrelay-acme"),
@@ -85,8 +86,8 @@ struct RedirectTests {
         await #expect {
             try await session.login()
         } throws: { error in
-            guard case XelionError.rejected(let status, _, let message) = error else { return false }
-            return status == 308 && message.contains(target)
+            guard let error = error as? XelionError, error.code == .rejected else { return false }
+            return error.status == 308 && error.message?.contains(target) == true
         }
         #expect(elsewhere.requests.isEmpty, "the password went nowhere else")
         try await http.shutdown()

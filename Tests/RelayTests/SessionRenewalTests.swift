@@ -13,7 +13,8 @@ struct SessionRenewalTests {
     func session(validUntil: String) async throws -> (XelionSession, ScriptedHTTPServer, HTTPClient) {
         let body = #"{"authentication":"token-1","renewalToken":"renew-1","validUntil":"\#(validUntil)"}"#
         let pbx = try await ScriptedHTTPServer.start { _ in .init(status: .ok, body: body) }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: XelionSourceFactory.clientConfiguration(caFile: nil))
         let session = XelionSession(
             credentials: XelionCredentials(baseURL: pbx.url("/api/v1/acme/"), userName: "admin", password: "pw", userSpace: "s"),
             http: http, logger: Logger(label: "test"))
@@ -66,9 +67,9 @@ struct SessionRenewalTests {
             do {
                 try await session.login()
                 Issue.record("no error for \(value)")
-            } catch .tooManyRequests(let after) {
+            } catch let error where error.code == .tooManyRequests {
                 var policy = ReconnectPolicy()
-                let wait = policy.wait(after: .throttled(retryAfter: after))
+                let wait = policy.wait(after: .throttled(retryAfter: error.retryAfter))
                 #expect(wait <= .seconds(900), "\(value): \(wait)")
             } catch {
                 Issue.record("\(value): \(error)")

@@ -303,7 +303,7 @@ struct ClientHandlerTests {
         do {
             _ = try harness.closeResult.wait()
         } catch let error as WebSocketError {
-            guard case .connectionLost = error else {
+            guard error.code == .connectionLost else {
                 Issue.record("expected connectionLost, got \(error)")
                 return
             }

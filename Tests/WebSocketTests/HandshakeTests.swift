@@ -27,7 +27,7 @@ struct HandshakeTests {
             _ = try handshake.validate(head)
             return nil
         } catch {
-            if case .handshakeRejected(let reason) = error { return reason }
+            if error.code == .handshakeRejected { return error.reason }
             return "\(error)"
         }
     }

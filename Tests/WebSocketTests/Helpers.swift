@@ -53,8 +53,7 @@ struct Outcome {
     var failureFrame: ByteBuffer?
 
     var failureCode: WebSocketCloseCode? {
-        if case .protocolViolation(let code, _) = failure { return code }
-        return nil
+        failure?.closeCode
     }
 }
 

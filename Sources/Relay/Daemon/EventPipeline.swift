@@ -95,17 +95,17 @@ public final class EventPipeline: Sendable {
                     try await commit(part)
                     parts.removeLast()
                     retry = .milliseconds(500)
-                } catch .refused(_, let reason) {
+                } catch let error where error.code == .refused {
                     parts.removeLast()
                     if part.count > 1 {
                         let half = part.count / 2
                         parts.append(Array(part[half...]))
                         parts.append(Array(part[..<half]))
                     } else if let event = part.first {
-                        await setAside(event, reason: reason)
+                        await setAside(event, reason: error.reason ?? "\(error)")
                     }
                 } catch {
-                    if case .syncFailed = error {
+                    if error.code == .syncFailed {
                         queue.finish()
                         throw stopping(error, events: parts.reduce(0) { $0 + $1.count } + queue.count)
                     }

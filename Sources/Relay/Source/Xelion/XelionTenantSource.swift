@@ -118,8 +118,8 @@ public final class XelionTenantSource: CallEventSource {
                 outcome = .dropped(lived: connectedAt.duration(to: .now), messages: messages)
             } else if case .pbx(let error) = cause, error.needsOperator {
                 outcome = .needsOperator
-            } else if case .pbx(.tooManyRequests(let retryAfter)) = cause {
-                outcome = .throttled(retryAfter: retryAfter)
+            } else if case .pbx(let error) = cause, error.code == .tooManyRequests {
+                outcome = .throttled(retryAfter: error.retryAfter)
             } else {
                 outcome = .failed
             }
