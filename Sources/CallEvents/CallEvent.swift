@@ -23,8 +23,7 @@ public struct CallEvent: Sendable, Equatable, Codable {
     }
 
     /// The fields, behind one reference: an event is copied into every batch, entry and sink on its
-    /// way, and a copy of the fields themselves costs dozens of reference counts (perf showed copies
-    /// at a tenth of the pipeline's time).
+    /// way, and a copy of the fields themselves costs dozens of reference counts.
     @usableFromInline var storage: SharedFields<Fields>
 
     @inlinable

@@ -94,9 +94,9 @@ public enum CallOutcome: String, Sendable, Codable, CaseIterable {
 /// One party of a call: a customer's number, a user of the PBX, a queue, an IVR.
 ///
 /// Its fields are behind one reference, as ``CallEvent``'s are: an event holds up to five parties
-/// (caller, callee, who answered, and a transfer's), each twelve strings, which made every event's
-/// storage a 1.4 KiB allocation too large for the allocator's per-thread cache, every copy of a party
-/// twelve retains, and transfer correlation's table entries 260 bytes each.
+/// (caller, callee, who answered, and a transfer's), each twelve strings, and held inline they would
+/// make every event's storage too large for the allocator's per-thread cache and every copy of a
+/// party twelve retains.
 public struct CallParty: Sendable, Equatable, Codable {
     @usableFromInline
     struct Fields: Sendable, Equatable, Codable {

@@ -1,8 +1,7 @@
 /// A strict RFC 8259 parser into ``JSONValue``, over UTF-8 bytes.
 ///
 /// Written here rather than going through `JSONDecoder`: decoding an unknown shape with `Codable`
-/// tries each type in turn and throws on every miss, which cost about 100 µs for one PBX message;
-/// this takes a few microseconds, and every event passes through it.
+/// tries each type in turn and throws on every miss, and every event passes through this parser.
 package struct JSONParser {
     package struct Failure: Error, Sendable, Equatable {
         package var offset: Int
@@ -48,10 +47,9 @@ package struct JSONParser {
             }
             parser.expanding = expanded
             parser.knownKeys = knownKeys
-            // Room for a PBX message's members (about twenty) at once: grown from empty, the array was
-            // reallocated five times per message, nearly half of decoding's allocations. 24 members (40
-            // bytes each) stay under the 1 KiB that glibc serves from its per-thread cache; 32 took
-            // the shared heap and its lock.
+            // Room for a PBX message's members (about twenty) at once, rather than regrowing the array
+            // several times per message; 24 stay under the allocation size glibc serves from its
+            // per-thread cache.
             parser.members.reserveCapacity(24)
             try parser.objectMembers()
             // The expanded object's members were left where they were parsed, to be sorted from there

@@ -9,8 +9,7 @@ import Foundation
 package struct JSONWriter: ~Copyable {
     /// UTF-8 bytes rather than a `String`, in a buffer the writer owns rather than an `[UInt8]` or a
     /// class: each append to an array checks that it is the array's only owner and has room, and a
-    /// class buffer was retained and released around most appends (perf: about 2.5 % of the
-    /// pipeline). An event is a few hundred appends.
+    /// class buffer is retained and released around most appends. An event is a few hundred appends.
     @usableFromInline var bytes: ByteStorage
     @usableFromInline var needsComma = false
 

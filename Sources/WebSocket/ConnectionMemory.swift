@@ -14,8 +14,7 @@
 /// swift-nio-ssl gives every connection a 32 KiB plaintext buffer and a 16 KiB ciphertext buffer
 /// for its whole life. From the heap, those come out of memory that earlier buffers already
 /// touched, and an idle connection that only ever saw a few small messages holds all of it; from
-/// fresh pages it holds the one or two it wrote (measured: about 9 KiB less per idle `wss://`
-/// tenant). Smaller buffers come from `malloc` as usual.
+/// fresh pages it holds the one or two it wrote. Smaller buffers come from `malloc` as usual.
 enum ConnectionMemory {
     static let allocator = ByteBufferAllocator(
         allocate: connectionMemoryAllocate,

@@ -1,5 +1,5 @@
 /// What the PBX's REST session can answer, as typed errors a person understands
-/// (error codes from `../shared/docs/xelion-protocol.md`).
+/// (the error codes of Xelion's REST API).
 ///
 /// A struct rather than an enum, so that a new kind of answer is not a breaking change: match on
 /// ``code`` (`error.code == .tooManyRequests`) and read ``retryAfter``, ``status`` and ``errorCode``.

@@ -9,7 +9,7 @@ import WebSocket
 /// A Xelion-compatible PBX in Swift, for the demo, benchmarks and unit tests: the REST session
 /// endpoints (login with the 10005 rule, renew, logout, single-use socket URLs) and the admin socket,
 /// served with callrelay's own WebSocket layer in the server role, over TLS with a CA made at start.
-/// Integration tests meet `../shared/peer/xelion_peer.py` instead, which is code we did not write.
+/// Integration tests meet an independent implementation instead, the Python test peer.
 public final class XelionSimulator: Sendable {
     public struct Configuration: Sendable {
         /// `tenant:user:password` accounts.

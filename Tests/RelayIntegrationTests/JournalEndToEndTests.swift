@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `callrelay run` against `../shared/peer/xelion_peer.py`: what reaches the log stream and the journal.
+/// `callrelay run` against the Xelion test peer (`peer/xelion_peer.py`): what reaches the log stream and the journal.
 @Suite("Journal and log stream end to end", .timeLimit(.minutes(3)))
 struct JournalEndToEndTests {
     let directory = TestEnvironment.temporaryDirectory()

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 import XelionSimulator
 
-/// `../shared/peer/crm_sink.py`: verifies Standard Webhooks signatures and CloudEvents bodies, fails on demand.
+/// the CRM test peer (`peer/crm_sink.py`): verifies Standard Webhooks signatures and CloudEvents bodies, fails on demand.
 final class CRMSink: @unchecked Sendable {
     let process: PeerProcess
     let url: String

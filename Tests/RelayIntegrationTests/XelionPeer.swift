@@ -9,7 +9,7 @@ import Xelion
 
 @testable import Relay
 
-/// `../shared/peer/xelion_peer.py` on free loopback ports, with its control endpoints.
+/// the Xelion test peer (`peer/xelion_peer.py`) on free loopback ports, with its control endpoints.
 final class XelionPeer: @unchecked Sendable {
     let process: PeerProcess
     let restBase: String

@@ -5,7 +5,7 @@ import Xelion
 @testable import Relay
 
 @Suite("Configuration")
-struct ConfigurationTests {
+struct ConfigurationLoaderTests {
     let base = URL(fileURLWithPath: "/etc/callrelay")
 
     func problems(_ yaml: String, environment: [String: String] = ["ACME_PW": "s3cret-value"]) -> [ConfigurationProblem] {
@@ -209,7 +209,8 @@ struct ConfigurationTests {
     @Test("reads webhook endpoints: two secrets while rotating, headers from the environment, types, schedule, concurrency")
     func webhooks() throws {
         let environment = [
-            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationTests.webhookSecret, "ACME_HOOK_NEW": ConfigurationTests.webhookSecret,
+            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationLoaderTests.webhookSecret,
+            "ACME_HOOK_NEW": ConfigurationLoaderTests.webhookSecret,
             "ACME_CRM_TOKEN": "Bearer t",
         ]
         let configuration = try ConfigurationLoader(environment: environment).parse(
@@ -229,7 +230,8 @@ struct ConfigurationTests {
     @Test("a concurrency out of range is a located problem")
     func webhookConcurrency() {
         let environment = [
-            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationTests.webhookSecret, "ACME_HOOK_NEW": ConfigurationTests.webhookSecret,
+            "ACME_PW": "pw", "ACME_HOOK_OLD": ConfigurationLoaderTests.webhookSecret,
+            "ACME_HOOK_NEW": ConfigurationLoaderTests.webhookSecret,
             "ACME_CRM_TOKEN": "t",
         ]
         for bad in ["0", "1000", "many"] {
@@ -272,7 +274,7 @@ struct ConfigurationTests {
 @Suite("Configuration: refused and warned")
 struct ConfigurationSafetyTests {
     let base = URL(fileURLWithPath: "/etc/callrelay")
-    let environment = ["ACME_PW": "pw", "HOOK": ConfigurationTests.webhookSecret]
+    let environment = ["ACME_PW": "pw", "HOOK": ConfigurationLoaderTests.webhookSecret]
 
     func parse(_ yaml: String) throws(ConfigurationError) -> RelayConfiguration {
         try ConfigurationLoader(environment: environment).parse(yaml, file: "c.yaml", baseDirectory: base)
@@ -390,7 +392,7 @@ struct ConfigurationSafetyTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try " pass word \r\n".write(to: directory.appendingPathComponent("password"), atomically: true, encoding: .utf8)
-        try (ConfigurationTests.webhookSecret + "\n").write(
+        try (ConfigurationLoaderTests.webhookSecret + "\n").write(
             to: directory.appendingPathComponent("hook"), atomically: true, encoding: .utf8)
         try Data([0xFF, 0xFE]).write(to: directory.appendingPathComponent("binary"))
         let webhooks = """
@@ -401,7 +403,7 @@ struct ConfigurationSafetyTests {
         let yaml = tenant(webhooks: webhooks).replacingOccurrences(of: "password_env: ACME_PW", with: "password_file: password")
         let configuration = try ConfigurationLoader(environment: [:]).parse(yaml, file: "c.yaml", baseDirectory: directory)
         #expect(configuration.tenants[0].xelion?.credentials.password == " pass word ")
-        #expect(configuration.tenants[0].webhooks[0].secrets == [ConfigurationTests.webhookSecret])
+        #expect(configuration.tenants[0].webhooks[0].secrets == [ConfigurationLoaderTests.webhookSecret])
         let binary = tenant(webhooks: webhooks.replacingOccurrences(of: "secret_file: hook", with: "secret_file: binary"))
         do {
             _ = try ConfigurationLoader(environment: ["ACME_PW": "pw"]).parse(binary, file: "c.yaml", baseDirectory: directory)

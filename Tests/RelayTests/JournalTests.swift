@@ -199,7 +199,7 @@ struct JournalTests {
         let hangup = pbx.event(.callHungUpEvent, call: "x")
         #expect(try open().pageSize() == 4096)
         try FileManager.default.removeItem(at: directory)
-        // A journal as callrelay made it between 2026-11-28 and 2026-12-03 (16 KiB pages, WAL mode),
+        // A journal made with 16 KiB pages, as earlier releases made them (WAL mode),
         // then one event.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {

@@ -211,7 +211,7 @@ struct ParserFuzzTests {
                     retry_schedule: [0s, 5s, 5m]
                     concurrency: 4
             """
-        let environment = ["ACME_PW": "pbx-password-secret", "HOOK": ConfigurationTests.webhookSecret]
+        let environment = ["ACME_PW": "pbx-password-secret", "HOOK": ConfigurationLoaderTests.webhookSecret]
         let loader = ConfigurationLoader(environment: environment)
         await propertyCheck(count: 1_500, input: Gen.int(in: 0...255).array(of: 0...24)) { bytes in
             // Other tests share the cooperative pool: this loop runs thousands of times.
@@ -223,7 +223,8 @@ struct ParserFuzzTests {
             } catch let error as ConfigurationError {
                 #expect(!error.problems.isEmpty)
                 let said = "\(error)"
-                #expect(!said.contains("pbx-password-secret") && !said.contains(ConfigurationTests.webhookSecret), "\(said)")
+                #expect(
+                    !said.contains("pbx-password-secret") && !said.contains(ConfigurationLoaderTests.webhookSecret), "\(said)")
             } catch {
                 Issue.record("not a configuration error: \(error)")
             }

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 import WebSocket
 
-/// Our client against the Python `websockets` package, an implementation we did not write.
+/// Our client against the Python `websockets` package, an independent implementation.
 @Suite("Client against the websockets package", .timeLimit(.minutes(2)))
 struct ClientIntegrationTests {
     let peer: WebSocketPeer.Ports

@@ -5,7 +5,7 @@ import Testing
 /// `callrelay ws tail` and `callrelay ws echo` as a person or a conformance suite runs them.
 @Suite("callrelay ws", .timeLimit(.minutes(2)))
 struct CommandLineTests {
-    /// Starts `../shared/peer/xelion_peer.py` on free loopback ports and logs in to get a socket URL.
+    /// Starts the Xelion test peer (`peer/xelion_peer.py`) on free loopback ports and logs in to get a socket URL.
     static func xelionSocketURL() async throws -> (peer: PeerProcess, url: String, ca: String) {
         let directory = TestEnvironment.temporaryDirectory()
         let ca = directory.appendingPathComponent("peer-ca.pem").path

@@ -7,7 +7,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
     private struct State {
         /// The waiting elements in batches of at most `maxBatch`, oldest first, so that taking a batch
         /// moves an array instead of copying its elements out of a longer one (a retain and a release
-        /// each; perf: about 1 % of the pipeline when the queue backs up).
+        /// each).
         var batches: [[Element]] = []
         var count = 0
         var consumer: CheckedContinuation<[Element]?, Never>?
@@ -17,8 +17,7 @@ final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     /// Not generic, and without the batch as a payload (a batch handed to a waiting consumer comes out
-    /// beside it): a generic enum's copies went through its metadata, looked up on every push (perf:
-    /// about 2 % of the pipeline).
+    /// beside it): a generic enum's copies go through its metadata, looked up on every push.
     private enum PushStep {
         case refused, done, wait
     }

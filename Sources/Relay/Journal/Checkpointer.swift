@@ -5,19 +5,16 @@ import NIOConcurrencyHelpers
 /// commits never wait for it.
 ///
 /// SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages: that commit
-/// then copies megabytes and syncs the database file, and every event behind it waits (p99 of the
-/// journal's latency at 1,000 events a second: 154 ms with it, 4.4 ms without). A passive
+/// then copies megabytes and syncs the database file, and every event behind it waits. A passive
 /// checkpoint on another connection takes no lock a writer needs.
 ///
 /// A passive checkpoint alone never lets the log start over while events keep coming: by the time it
 /// has copied what it saw, the writer has appended more, and SQLite restarts the log only for a
-/// writer that finds it fully copied. The log then grew by 25 MB a second at 1,000 events a second
-/// (265 MB after a ten-second benchmark), every commit's fsync had new blocks to allocate, and the
-/// eventual cut of the file back to `journal_size_limit` frees hundreds of megabytes at once
-/// (deleting such a log took 245 ms on a disk mounted with `discard`). So after each background
-/// checkpoint the writer itself copies the little written meanwhile, between two of its transactions
-/// (usually under 10 ms, once per background checkpoint), and its next transaction starts the log
-/// from the beginning, overwriting blocks it already has.
+/// writer that finds it fully copied. The log would grow without end, every commit's fsync would
+/// have new blocks to allocate, and the eventual cut back to `journal_size_limit` would free
+/// hundreds of megabytes at once. So after each background checkpoint the writer itself copies the
+/// little written meanwhile, between two of its transactions, and its next transaction starts the
+/// log from the beginning, overwriting blocks it already has.
 final class Checkpointer: Sendable {
     private struct State {
         var running = false

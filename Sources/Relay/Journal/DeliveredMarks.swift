@@ -17,10 +17,9 @@ struct DeliveredMark: Sendable {
 /// Successes waiting for the writer, whether a write that records them is already queued, and the
 /// tasks waiting for them to be on record.
 ///
-/// Waiting is by count, not by queueing an empty write after the flush: that did not reliably run
+/// Waiting is by count, not by queueing an empty write after the flush: that write need not run
 /// after it (the flush is submitted after the lock that marks it scheduled, so a wait can get in
-/// first), a call was released with its success unwritten, and the next search posted the event
-/// again. The delivery benchmark caught it about once in 15 runs of 10,000 events.
+/// first), and a call released with its success unwritten would have its event posted again.
 struct DeliveredMarks: Sendable {
     var marks: [DeliveredMark] = []
     var flushScheduled = false

@@ -24,8 +24,8 @@ extension Journal {
         -> [PendingDelivery]
     {
         // The indexes are named: without statistics SQLite walks the primary key instead, reading
-        // every delivery the endpoint ever had for each candidate (27 ms instead of 0.2 ms for 9,000
-        // rows, and quadratic), which capped deliveries at a few hundred a second.
+        // every delivery the endpoint ever had for each candidate, which grows with the square of
+        // the backlog.
         let sql = """
             SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_pending JOIN events e ON e.seq = d.seq

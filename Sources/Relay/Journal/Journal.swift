@@ -25,9 +25,8 @@ public final class Journal: Sendable {
     /// Makes commits durable and runs their sinks; nil for a reader.
     let syncer: WALSyncer?
     /// How many commits may wait for a sync: the writer commits the next batch while the last one
-    /// syncs, and then waits. More let a moderate load split into more and smaller commits (at
-    /// 5,000 events/s, 8,000 commits in 5 s with 4 against 5,000 with 2), each a page written to the
-    /// log and synced, for no more throughput under full load.
+    /// syncs, and then waits. More let a moderate load split into more and smaller commits, each a
+    /// page written to the log and synced, for no more throughput under full load.
     static let unsyncedCommits = 2
     let deduplication: Deduplication
     let transfers: TransferCorrelation
@@ -103,9 +102,7 @@ public final class Journal: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -32768")
             // Only a new journal takes it (a journal in WAL mode keeps the page size it was made with).
             // Below full load each commit holds one event and writes every page it touched to the log
-            // whole: with a webhook, about ten (the event, the delivery row and its indexes, then its
-            // outcome). 16 KiB pages made that 144 KB of log per event, 4 KiB ones 42 KB; 16 KiB
-            // pages were only ~8 % faster at full load, which is rare and meets the target either way.
+            // whole, about ten with a webhook: small pages keep that small (docs/journal.md).
             try db.execute(sql: "PRAGMA page_size = \(Self.pageSize)")
             // The checkpointer does it, off the commit path.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")

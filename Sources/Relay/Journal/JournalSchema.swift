@@ -70,8 +70,8 @@ enum JournalSchema {
             try db.execute(sql: "DROP INDEX events_connected_caller; DROP INDEX events_connected_callee")
         }
         migrator.registerMigration("v6: sequences counted by the journal") { db in
-            // `AUTOINCREMENT` read and rewrote its counter in `sqlite_sequence` at every insert, about
-            // 1 µs of the row's 2.5. The journal now numbers the rows itself and keeps here the
+            // `AUTOINCREMENT` reads and rewrites its counter in `sqlite_sequence` at every insert. The
+            // journal numbers the rows itself and keeps here the
             // highest number pruning took away (see `Journal.sequences`): pruning every event must
             // never let a number be handed out twice (cursors of `tail --follow` and of deliveries
             // hold them).

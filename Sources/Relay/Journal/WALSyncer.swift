@@ -5,8 +5,7 @@ import NIOConcurrencyHelpers
 /// each commit's follow-up (its sinks) once its events are on the disk.
 ///
 /// With `synchronous = FULL`, SQLite fsyncs the write-ahead log inside every commit, and the writer
-/// waits for the disk: about 8 ms a commit here, a tenth of the pipeline benchmark's time, during
-/// which a one-core machine had nothing else to run. Instead the writer commits with `synchronous =
+/// waits for the disk, with nothing else to run on a one-core machine. Instead the writer commits with `synchronous =
 /// NORMAL` (the log is written, not synced) and goes on to the next batch while this syncs the log
 /// on a thread of its own. One `fdatasync` covers every commit written before it began, so the
 /// commits that arrive during a sync share the next one.

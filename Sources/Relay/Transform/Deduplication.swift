@@ -1,5 +1,5 @@
-import CallRelayCore
 import CallEvents
+import CallRelayCore
 import Crypto
 import Foundation
 import GRDB

@@ -9,9 +9,9 @@ import Xelion
 
 @testable import Relay
 
-/// A tenant source against `../shared/peer/xelion_peer.py`: code we did not write, over TLS.
+/// A tenant source against the Python Xelion test peer, an independent implementation, over TLS.
 @Suite("Tenant source against the Xelion peer", .serialized, .timeLimit(.minutes(2)))
-struct TenantSourceTests {
+struct XelionTenantSourceTests {
     /// A running source with everything it emitted.
     struct Running {
         let source: XelionTenantSource

@@ -64,7 +64,7 @@ struct Scenario {
 }
 
 @Suite("Pipeline: generated calls through normalize, dedupe, journal and sinks")
-struct PipelineScenarioTests {
+struct EventPipelineTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
 
     /// Runs `deliveries` through a fresh pipeline on the journal in `directory`.

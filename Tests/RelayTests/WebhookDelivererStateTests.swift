@@ -6,7 +6,7 @@ import Testing
 /// The rules that let a committed event be delivered from memory, skipping the journal, without ever
 /// overtaking an earlier event of its call that waits in the journal.
 @Suite("Webhook delivery from memory")
-struct DeliveryFromMemoryTests {
+struct WebhookDelivererStateTests {
     func delivery(_ call: String, _ sequence: Int64) -> PendingDelivery {
         PendingDelivery(sequence: sequence, callKey: call, attempts: 0, json: "{}", eventId: "evt_\(sequence)", nextAt: Date())
     }

@@ -54,7 +54,7 @@ final class LogSyncGate: Sendable {
 }
 
 @Suite("Journal: commits are synced off the writer, and sinks see only synced events")
-struct LogSyncTests {
+struct WALSyncerTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("log-sync-\(UUID().uuidString)")
     let pbx = Notifications()
     let route = DeliveryRoute(tenant: "acme", url: "https://crm.example/hook", types: [])

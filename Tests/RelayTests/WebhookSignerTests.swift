@@ -5,7 +5,7 @@ import Testing
 @testable import Relay
 
 @Suite("Standard Webhooks signing and the retry schedule")
-struct WebhookSigningTests {
+struct WebhookSignerTests {
     static let secret = "whsec_" + Data((0..<24).map { UInt8($0 * 7 % 256) }).base64EncodedString()
     static let other = "whsec_" + Data((0..<32).map { UInt8($0 * 13 % 256) }).base64EncodedString()
 

@@ -9,7 +9,7 @@ import Xelion
 
 /// The session's renewal schedule against a PBX whose `validUntil` cannot be trusted.
 @Suite("PBX session renewal", .timeLimit(.minutes(1)))
-struct SessionRenewalTests {
+struct XelionSessionTests {
     func session(validUntil: String) async throws -> (XelionSession, ScriptedHTTPServer, HTTPClient) {
         let body = #"{"authentication":"token-1","renewalToken":"renew-1","validUntil":"\#(validUntil)"}"#
         let pbx = try await ScriptedHTTPServer.start { _ in .init(status: .ok, body: body) }

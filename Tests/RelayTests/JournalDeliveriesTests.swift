@@ -13,7 +13,7 @@ import Xelion
 /// The journal's side of webhook delivery: which delivery goes next, what a crash leaves, when a
 /// retry is due.
 @Suite("Journal: the delivery queue")
-struct DeliveryQueueTests {
+struct JournalDeliveriesTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deliveries-\(UUID().uuidString)")
     let pbx = Notifications()
     let route = DeliveryRoute(tenant: "acme", url: "https://crm.example.com/hooks", types: [])

@@ -7,7 +7,7 @@ import Xelion
 @testable import Relay
 
 @Suite("Log stream")
-struct LogStreamTests {
+struct LogStreamSinkTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
 
     func entries(_ count: Int, from first: Int = 0) -> [JournalEntry] {
