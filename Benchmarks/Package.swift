@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "WebSocket", package: callrelay),
                 .product(name: "Relay", package: callrelay),
                 .product(name: "CallEvents", package: callrelay),
+                .product(name: "CallRelayCore", package: callrelay),
                 .product(name: "Xelion", package: callrelay),
                 .product(name: "XelionSimulator", package: callrelay),
                 .product(name: "WSClient", package: "swift-websocket"),

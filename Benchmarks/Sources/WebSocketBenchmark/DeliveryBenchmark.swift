@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CallEvents
+import CallRelayCore
 import Foundation
 import Logging
 import NIOSSL

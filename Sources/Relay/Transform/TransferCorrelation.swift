@@ -5,7 +5,7 @@ import GRDB
 /// Finds attended transfers the PBX does not announce: a party whose flow was connected to one user
 /// in an earlier call and is now connected to another in a new call was handed over.
 ///
-/// Xelion's flow ids follow one party through transfers (the protocol notes in `docs/`): after
+/// Xelion's flow ids follow one party through transfers: after
 /// customer C → user A, A consults B and transfers, the new call C → B carries C's flow id.
 ///
 /// The connections live in memory, like the dedupe marks, and the journal is their durable form: at
