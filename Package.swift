@@ -165,6 +165,11 @@ let package = Package(
             dependencies: ["Xelion", "CallEvents", "CallRelayCore"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "XelionSimulatorTests",
+            dependencies: ["XelionSimulator"],
+            swiftSettings: strictSettings
+        ),
         // Starting and stopping the Python peers, for the integration tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(

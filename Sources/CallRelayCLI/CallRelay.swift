@@ -7,6 +7,8 @@ struct CallRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callrelay",
         abstract: "Relays PBX call events to CRMs and log streams.",
+        // The release this build is; CHANGELOG.md says what each one changed.
+        version: "0.2.0",
         subcommands: [
             DemoCommand.self, RunCommand.self, CheckCommand.self, TailCommand.self, DeliveriesCommand.self, GapsCommand.self,
             SimulateCommand.self,

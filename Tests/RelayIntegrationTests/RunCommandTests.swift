@@ -114,6 +114,16 @@ struct RunCommandTests {
         #expect(try Data(contentsOf: journal) == garbage)
     }
 
+    @Test("--version names the release the changelog describes")
+    func version() async throws {
+        let process = try await PeerProcess.launch(TestEnvironment.callrelay, ["--version"], readyLine: false)
+        #expect(await process.exitStatus() == 0)
+        let version = await process.rest().trimmingCharacters(in: .whitespacesAndNewlines)
+        let changelog = try String(
+            contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        #expect(changelog.contains("## [\(version)]"), "\(version)")
+    }
+
     @Test("check accepts the example configuration when its secret is set")
     func exampleConfiguration() async throws {
         let example = TestEnvironment.repositoryRoot.appendingPathComponent("Config/callrelay.example.yaml").path

@@ -3,32 +3,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// Where committed events go: called on the journal's sync thread, in commit order, never with an
-/// event that is not yet durable.
-public protocol EventSink: Sendable {
-    func write(_ entries: [JournalEntry])
-    /// The daemon is stopping and nothing more will be written: finish what is in hand.
-    func finish() async
-}
-
-extension EventSink {
-    public func finish() async {}
-}
-
-/// Counters of what went through the pipeline.
-public struct PipelineCounters: Sendable, Equatable {
-    public var received = 0
-    public var committed = 0
-    public var duplicates = 0
-    public var transfers = 0
-    public var commits = 0
-    /// Events the journal refused on their own, set aside as dead letters.
-    public var refused = 0
-    /// Time spent committing (the transactions; their fsyncs and sinks run beside the next one), in
-    /// seconds.
-    public var commitSeconds = 0.0
-}
-
 /// Sources → normalize → dedupe and journal (group commit) → sinks.
 ///
 /// Sources submit normalized events and go back to their sockets; one writer takes everything that

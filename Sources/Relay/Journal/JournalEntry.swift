@@ -64,28 +64,3 @@ final class JournalLines: @unchecked Sendable {
 
     init(_ lines: consuming CallEventJSONLines) { self.lines = lines }
 }
-
-/// What one commit did with the events it was given.
-public struct CommitOutcome: Sendable {
-    /// Stored, in order; transfers that callrelay correlated appear right after the connection that
-    /// revealed them.
-    public var committed: [JournalEntry] = []
-    /// Dropped as repeats of events already journaled within the dedupe window.
-    public var duplicates: [CallEvent] = []
-}
-
-/// Which journaled events to read.
-public struct JournalFilter: Sendable {
-    public var tenant: String?
-    public var types: [String]
-    public var callId: String?
-    /// Only events received at or after this moment.
-    public var since: Double?
-
-    public init(tenant: String? = nil, types: [String] = [], callId: String? = nil, since: Double? = nil) {
-        self.tenant = tenant
-        self.types = types
-        self.callId = callId
-        self.since = since
-    }
-}
