@@ -21,21 +21,32 @@ struct GapsCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(config, secrets: false)
         let gaps = try GapLog(dataDirectory: configuration.dataDirectory).all(tenant: tenant)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.sortedKeys]
-            for gap in gaps { print(String(decoding: try encoder.encode(gap), as: UTF8.self)) }
+        if gaps.isEmpty && !json {
+            writeLine("no gaps recorded")
             return
         }
-        if gaps.isEmpty {
-            print("no gaps recorded")
-            return
+        // The log holds up to some hundreds of thousands of gaps: gathered and written in blocks.
+        var output = LineBuffer()
+        let now = Date()
+        do throws(OutputError) {
+            for gap in gaps {
+                try output.append(json ? gap.jsonLine : Self.line(gap, now: now))
+            }
+            try output.flush()
+        } catch {
+            throw error.exit()
         }
-        for gap in gaps {
-            let start = gap.start.formatted(.iso8601)
-            let end = gap.end?.formatted(.iso8601) ?? "now (open: the relay is not running, or not subscribed)"
-            print("\(gap.tenant)  \(start) → \(end)  (\(String(format: "%.1f", gap.duration())) s)  \(gap.cause)")
-        }
+    }
+
+    static func line(_ gap: Gap, now: Date) -> String {
+        let end = gap.end.map(Gap.secondsText) ?? "now (open: the relay is not running, or not subscribed)"
+        return "\(gap.tenant)  \(Gap.secondsText(gap.start)) → \(end)  (\(tenths(gap.duration(now: now))) s)  \(gap.cause)"
+    }
+
+    /// One decimal, as `%.1f` writes it, without the C formatter per line.
+    static func tenths(_ seconds: Double) -> String {
+        guard let tenths = Int(exactly: (seconds * 10).rounded()) else { return seconds.isFinite ? "\(seconds)" : "?" }
+        let sign = tenths < 0 ? "-" : ""
+        return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
     }
 }

@@ -30,6 +30,13 @@ struct RunCommand: AsyncParsableCommand {
         for warning in configuration.warnings {
             logger.warning("configuration: \(warning.key) \(warning.reason)", metadata: ["file": "\(warning.file)"])
         }
+        let needed = FileDescriptorLimit.needed(
+            tenants: configuration.tenants.count, endpoints: configuration.tenants.reduce(0) { $0 + $1.webhooks.count })
+        if let limit = FileDescriptorLimit.raise(to: needed), limit.soft < needed {
+            logger.warning(
+                "the open-file limit is \(limit.soft) (hard \(limit.hard)); \(configuration.tenants.count) tenants need about \(needed): raise LimitNOFILE in the unit, or ulimit -n"
+            )
+        }
         let relay: RelayDaemon
         do {
             relay = try RelayDaemon(configuration: configuration, logger: logger)

@@ -1,6 +1,6 @@
-import CallRelayCore
 import ArgumentParser
 import CallEvents
+import CallRelayCore
 import Foundation
 import Relay
 
@@ -75,31 +75,32 @@ struct TailCommand: AsyncParsableCommand {
         let format = PrettyEventFormat(colour: isatty(STDOUT_FILENO) == 1)
         let filter = JournalFilter(
             tenant: tenant, types: types, callId: call, since: since.flatMap(Self.sinceDate)?.timeIntervalSince1970)
-        var cursor: Int64 = 0
-        if let lines {
-            // The newest `lines` matching events, then the follow goes on after them.
-            let recent = try journal.entries(after: 0, matching: filter, limit: max(lines, 0), newest: true)
-            for entry in recent { show(entry.json, asJSON: asJSON, format: format) }
-            cursor = try recent.last?.sequence ?? journal.lastSequence()
-        }
-        while true {
-            let page = try journal.entries(after: cursor, matching: filter, limit: 1000)
-            for entry in page { show(entry.json, asJSON: asJSON, format: format) }
-            if let last = page.last { cursor = last.sequence }
-            if page.count == 1000 { continue }
-            if !follow { return }
-            try await Task.sleep(for: .milliseconds(250))
+        // The newest `lines` matching events (paged like the rest), then the follow goes on after them.
+        var cursor = try lines.map { try journal.start(ofNewest: $0, matching: filter) } ?? 0
+        var output = LineBuffer()
+        do {
+            while true {
+                let page = try journal.entries(after: cursor, matching: filter, limit: 1000)
+                for entry in page { try show(entry.json, asJSON: asJSON, format: format, to: &output) }
+                // Each page is written as it is read: an event never waits for a later one.
+                try output.flush()
+                if let last = page.last { cursor = last.sequence }
+                if page.count == 1000 { continue }
+                if !follow { return }
+                // A reader's query of the newest rows is an index seek: cheap enough to ask often, so
+                // that a committed event shows within a few tens of milliseconds.
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        } catch let error as OutputError {
+            throw error.exit()
         }
     }
 
-    private func show(_ json: String, asJSON: Bool, format: PrettyEventFormat) {
-        if asJSON {
-            writeLine(json)
-        } else if let event = try? CallEvent.decode(json: json) {
-            writeLine(format.line(event))
-        } else {
-            writeLine(json)
-        }
+    private func show(
+        _ json: String, asJSON: Bool, format: PrettyEventFormat, to output: inout LineBuffer
+    ) throws(OutputError) {
+        // A row that does not read as an event is shown as it is, never dropped.
+        try output.append(asJSON ? json : format.line(json: json) ?? json)
     }
 
     static func sinceDate(_ text: String) -> Date? {

@@ -33,13 +33,17 @@ struct SocketOptions: ParsableArguments {
     @Option(name: .customLong("ping-timeout"), help: "Seconds to wait for a pong before giving up on a silent server.")
     var pingTimeout = 20.0
 
-    func configuration(headers: [(name: String, value: String)] = []) -> WebSocketClientConfiguration {
+    /// - Parameter bufferMessages: complete messages held for the consumer before the socket stops
+    ///   being read; a tool that prints them takes a read's worth at a time, so it needs room for
+    ///   more than one read (the byte bound still caps the memory).
+    func configuration(headers: [(name: String, value: String)] = [], bufferMessages: Int = 64) -> WebSocketClientConfiguration {
         WebSocketClientConfiguration(
             headers: headers,
             compression: noCompression ? nil : PerMessageDeflateOptions(),
             limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
             keepalive: .init(interval: .milliseconds(Int(pingInterval * 1000)), timeout: .milliseconds(Int(pingTimeout * 1000))),
-            caFile: caFile
+            caFile: caFile,
+            inboundBufferMessages: bufferMessages
         )
     }
 }
@@ -93,7 +97,8 @@ struct WebSocketTail: AsyncParsableCommand {
         }
         let connection: WebSocketConnection
         do {
-            connection = try await WebSocketClient.connect(to: socket.url, configuration: socket.configuration(headers: headers))
+            connection = try await WebSocketClient.connect(
+                to: socket.url, configuration: socket.configuration(headers: headers, bufferMessages: 1024))
         } catch {
             throw SocketExit.report(error)
         }
@@ -101,14 +106,21 @@ struct WebSocketTail: AsyncParsableCommand {
         defer { interrupt.cancel() }
         do {
             for text in send { try await connection.send(.text(text)) }
-            for try await message in connection.messages {
-                let line: String
+            var output = LineBuffer()
+            var messages = connection.messages.makeAsyncIterator()
+            while let message = try await messages.next() {
                 switch message {
-                case .text(let text): line = text
-                case .binary(let data): line = Data(data.readableBytesView).base64EncodedString()
+                case .text(let text): try output.append(text)
+                case .binary(let data): try output.append(Data(data.readableBytesView).base64EncodedString())
                 }
-                writeLine(line)
+                // The messages of one read are written together; the last of them is never held back.
+                if !messages.hasBufferedMessage { try output.flush() }
             }
+        } catch let error as OutputError {
+            // The close frame goes out, but nobody waits for the server's answer: with no one to
+            // print to, a server still sending would hold the command for the close timeout.
+            try? await connection.sendClose(code: .goingAway)
+            throw error.exit()
         } catch {
             // The outcome below says what happened.
         }

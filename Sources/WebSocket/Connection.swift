@@ -60,6 +60,12 @@ public final class WebSocketConnection: Sendable {
         return try await closeResult
     }
 
+    /// Starts the closing handshake and returns once the close frame is written, without waiting
+    /// for the server's answer: for a client that is going away whatever the server says.
+    public func sendClose(code: WebSocketCloseCode = .normalClosure, reason: String = "") async throws(WebSocketError) {
+        try await perform(.close(code, reason: reason))
+    }
+
     /// Waits until the connection has ended: the peer's close frame after a closing handshake, or the
     /// error that ended it without one.
     public var closeResult: WebSocketCloseFrame {

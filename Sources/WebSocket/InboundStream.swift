@@ -26,6 +26,15 @@ public struct WebSocketInboundStream: AsyncSequence, Sendable {
         var batch: InboundBatch?
         var index = 0
 
+        /// Whether ``next()`` has a message at hand, from the read the last one came with, and so
+        /// returns without waiting. A consumer that writes what it takes can gather the messages of
+        /// one read and write them at once when this turns false, so that no message waits for a
+        /// later one.
+        public var hasBufferedMessage: Bool {
+            guard let batch else { return false }
+            return index < batch.count
+        }
+
         public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
             while true {
                 if let current = batch, index < current.count {

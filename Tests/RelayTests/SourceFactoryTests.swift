@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import Testing
 import Xelion
 
@@ -13,6 +14,11 @@ struct SourceFactoryTests {
             baseURL: "https://pbx.example.com/api/v1/\(name)", userName: "admin", password: "pw", userSpace: "callrelay-\(name)")
         return RelayConfiguration.Tenant(
             name: name, xelion: .init(credentials: credentials, caFile: caFile, events: ["callHungUpEvent"]))
+    }
+
+    @Test("the PBX's REST client lets go of an idle login connection within seconds")
+    func restClientSettings() {
+        #expect(XelionSourceFactory.clientConfiguration(caFile: nil).connectionPool.idleTimeout <= .seconds(5))
     }
 
     @Test("a Xelion tenant gets a socket source with its own settings; tenants naming one CA file share its HTTP client")

@@ -45,6 +45,18 @@ struct WebhookDelivererStateTests {
         #expect(take(&state, delivery("a", 4), concurrency: 4), "a released call starts again from memory")
     }
 
+    @Test("an event a journal read already handed out (synced, not yet handed over) is never taken from memory too")
+    func seenInJournal() {
+        var state = ready()
+        // A read started the call's first event, its chain delivered it and ended; then its commit
+        // hands the same event over.
+        state.seenInJournal = 5
+        #expect(!take(&state, delivery("a", 5), concurrency: 4))
+        #expect(state.toStart.isEmpty)
+        #expect(!take(&state, delivery("a", 6), concurrency: 4), "the call's later events follow it through the journal")
+        #expect(take(&state, delivery("b", 7), concurrency: 4), "newer events of other calls still go from memory")
+    }
+
     @Test("before the journal's pending calls are known, every event goes through the journal and blocks its call")
     func notReady() {
         var state = Self.fresh()

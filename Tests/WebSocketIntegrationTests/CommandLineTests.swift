@@ -73,6 +73,22 @@ struct CommandLineTests {
                 == #"{"seq": 0, "pad": ""}"#)
     }
 
+    @Test("ws tail | head -n 1: exits 0 at once and says nothing once its reader has gone")
+    func tailIntoHead() async throws {
+        let ports = try await offThread { try WebSocketPeer.start() }
+        let errors = TestEnvironment.temporaryDirectory().appendingPathComponent("stderr").path
+        // The server goes on sending 20 MB after `head` has its line: the write fails with EPIPE.
+        let pipeline = try await PeerProcess.launch(
+            "/bin/bash",
+            [
+                "-c",
+                "set -o pipefail; '\(TestEnvironment.callrelay)' ws tail '\(ports.url("plain", "/send?n=20000&size=1000"))' "
+                    + "2>'\(errors)' | head -n 1 > /dev/null",
+            ], readyLine: false)
+        #expect(await pipeline.exitStatus() == 0)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8) == "")
+    }
+
     @Test(
         "ws echo echoes every message unchanged and exits 0 after the server's close",
         arguments: ["plain", "deflate", "client_max_window_bits"])

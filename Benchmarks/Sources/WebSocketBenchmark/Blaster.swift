@@ -14,17 +14,25 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
     let compressed: Bool
     /// Idle mode: send one message (compressed when negotiated) after the upgrade, then nothing.
     let idle: Bool
+    /// Chunks still to send before a close frame; nil sends forever.
+    var chunksLeft: Int?
     var request = ByteBuffer()
     var upgraded = false
+    var closing = false
 
-    init(chunk: ByteBuffer, compressed: Bool, idle: Bool) {
+    /// - Parameter chunks: how many chunks to send before closing (1000); nil, until killed.
+    init(chunk: ByteBuffer, compressed: Bool, idle: Bool, chunks: Int? = nil) {
         self.chunk = chunk
         self.compressed = compressed
         self.idle = idle
+        self.chunksLeft = chunks
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !upgraded else { return }  // whatever the client sends later is ignored
+        // Whatever the client sends later is ignored, except that it ends the connection once the
+        // close frame is out (the client's answering close).
+        if closing { context.close(promise: nil) }
+        guard !upgraded else { return }
         var bytes = unwrapInboundIn(data)
         request.writeBuffer(&bytes)
         let text = String(buffer: request)
@@ -50,7 +58,15 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func blast(context: ChannelHandlerContext, loop: NIOIsolatedEventLoop) {
-        guard context.channel.isActive else { return }
+        guard context.channel.isActive, !closing else { return }
+        if let left = chunksLeft {
+            guard left > 0 else {
+                closing = true
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: [0x88, 0x02, 0x03, 0xE8])), promise: nil)
+                return
+            }
+            chunksLeft = left - 1
+        }
         context.writeAndFlush(wrapOutboundOut(chunk)).assumeIsolated().whenSuccess {
             self.blast(context: context, loop: loop)
         }
@@ -63,7 +79,10 @@ final class BlastHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 enum Blaster {
     /// Serves until killed; prints the port first.
-    static func serve(compressed: Bool, idle: Bool, certificate: String?, key: String?) async throws {
+    /// - Parameter messages: sends this many messages (rounded up to a chunk of 64) on each
+    ///   connection, then a close frame; nil, until the client goes.
+    static func serve(compressed: Bool, idle: Bool, certificate: String?, key: String?, messages: Int? = nil) async throws {
+        let chunks = messages.map { ($0 + 63) / 64 }
         let chunk = Workload.frames(count: 64, compressed: compressed)
         var tls: NIOSSLContext?
         if let certificate, let key {
@@ -77,10 +96,11 @@ enum Blaster {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 4096)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [tls] channel in
+            .childChannelInitializer { [tls, chunks] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(BlastHandler(chunk: chunk, compressed: compressed, idle: idle))
+                    try channel.pipeline.syncOperations.addHandler(
+                        BlastHandler(chunk: chunk, compressed: compressed, idle: idle, chunks: chunks))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()

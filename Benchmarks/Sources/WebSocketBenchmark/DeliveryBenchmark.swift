@@ -3,11 +3,12 @@ import CallEvents
 import CallRelayCore
 import Foundation
 import Logging
+import NIOCore
 import NIOSSL
 import Relay
 import Xelion
 
-/// Issue 6's numbers: end-to-end latency from the PBX sending an event (`xelion_peer.py`'s manifest
+/// End-to-end latency from the PBX sending an event (`xelion_peer.py`'s manifest
 /// `sent_at`) to the CRM receiving it (`crm_sink.py`'s `received_at`), through the whole relay with
 /// durability on, at a given rate:
 ///
@@ -81,7 +82,11 @@ enum DeliveryBenchmark {
         }
 
         var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        // `--log-level warning` shows the relay's retries, for a run that failed its exactly-once check.
+        logger.logLevel =
+            CommandLine.arguments.firstIndex(of: "--log-level").flatMap {
+                CommandLine.arguments.indices.contains($0 + 1) ? Logger.Level(rawValue: CommandLine.arguments[$0 + 1]) : nil
+            } ?? .error
         let credentials = XelionCredentials(
             baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
         let configuration = RelayConfiguration(
@@ -190,9 +195,62 @@ enum DeliveryBenchmark {
                         percentile(values, 0.99)
                     ).utf8))
         }
+        if swiftPeers && rate == 0 {
+            // The limit of the HTTP client here: a bare loop posting as many signed bodies, with the
+            // endpoint's concurrency, to the same receiver, in the same run.
+            let loopRate = try await bareClientRate(url: crmURL, secret: secret, posts: latencies.count)
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format:
+                            "bare async-http-client loop: %.0f posts/s with %d in flight; the relay delivered at %.2f× its rate\n",
+                        loopRate, RelayConfiguration.WebhookEndpoint.defaultConcurrency, deliveredRate / loopRate
+                    ).utf8))
+            emitLine(#"{"bareClientPerSecond":\#(loopRate),"deliveredPerSecond":\#(deliveredRate)}"#)
+        }
         emitLine(
             #"{"events":\#(latencies.count),"rate":\#(rate),"sentPerSecond":\#(sendRate),"deliveredPerSecond":\#(deliveredRate),"durability":"\#(durability.rawValue)","p50Milliseconds":\#(percentile(latencies, 0.5)),"p99Milliseconds":\#(percentile(latencies, 0.99))}"#
         )
+    }
+
+    /// Posts per second of `posts` signed event bodies to `url` from one `HTTPClient`, with the default
+    /// endpoint concurrency in flight: what the deliverer does, without the journal.
+    static func bareClientRate(url: String, secret: String, posts: Int) async throws -> Double {
+        let mapping = XelionMapping(tenant: "acme")
+        let bodies = PipelineBenchmark.messages(posts).compactMap { text -> (id: String, json: String)? in
+            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else { return nil }
+            let normalized = mapping.normalize(event, receivedAt: Date())
+            return (normalized.id, normalized.json())
+        }
+        let signer = try WebhookSigner(secrets: [secret])
+        // The deliverer's own client settings (its pool as wide as the concurrency).
+        let endpoint = RelayConfiguration.WebhookEndpoint(url: url, secrets: [secret])
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: RelayDaemon.webhookClientConfiguration(endpoint))
+        let concurrency = endpoint.concurrency
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    for index in stride(from: worker, to: bodies.count, by: concurrency) {
+                        var request = HTTPClientRequest(url: url)
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.headers.add(name: "User-Agent", value: "callrelay")
+                        for header in signer.headers(id: bodies[index].id, timestamp: Date(), body: bodies[index].json) {
+                            request.headers.add(name: header.name, value: header.value)
+                        }
+                        request.body = .bytes(ByteBuffer(string: bodies[index].json))
+                        let response = try await client.execute(request, timeout: .seconds(15))
+                        _ = try await response.body.collect(upTo: 64 * 1024)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = (ContinuousClock.now - start) / .seconds(1)
+        try await client.shutdown()
+        return Double(bodies.count) / seconds
     }
 
     static func key(_ parts: Any?...) -> String { parts.map { ($0 as? String) ?? "-" }.joined(separator: "|") }

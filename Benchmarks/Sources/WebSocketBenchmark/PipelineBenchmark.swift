@@ -67,14 +67,20 @@ enum PipelineBenchmark {
         }
     }
 
-    static func run(events count: Int, rate: Double, durability: JournalOptions.Durability, stages: Bool) async throws {
+    /// - Parameter keep: a data directory to journal into and leave behind (a journal to run
+    ///   `callrelay tail` over), instead of a temporary one.
+    static func run(
+        events count: Int, rate: Double, durability: JournalOptions.Durability, stages: Bool, keep: String? = nil
+    ) async throws {
         let texts = messages(count)
         if stages {
             measureStages(texts)
             return
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-pipeline-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory =
+            keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("callrelay-pipeline-\(getpid())")
+        defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
         let journal = try Journal(directory: directory, options: JournalOptions(durability: durability))
         let clock = Clock()
         let stream = try LogStreamSink(

@@ -8,7 +8,7 @@ import XelionSimulator
     import Glibc
 #endif
 
-/// Issue 4's numbers: resident memory per idle tenant connection with many tenants against the
+/// Resident memory per idle tenant connection with many tenants against the
 /// simulator, and the time to connect (log in, fetch a socket URL, connect, subscribe) all of them.
 enum TenantsBenchmark {
     /// The PBX side, in a process of its own: prints its REST base and CA file, serves until killed.
@@ -31,6 +31,8 @@ enum TenantsBenchmark {
         var residentAfterKiB: Int
         /// After returning freed heap to the system (glibc keeps what the connection burst freed).
         var residentTrimmedKiB: Int
+        /// Descriptors open in the relay's process once every tenant is subscribed.
+        var openFiles: Int
         var kibPerTenant: Double { Double(residentAfterKiB - residentBeforeKiB) / Double(tenants) }
         var kibPerTenantTrimmed: Double { Double(residentTrimmedKiB - residentBeforeKiB) / Double(tenants) }
     }
@@ -61,6 +63,7 @@ enum TenantsBenchmark {
         let elapsed = ContinuousClock.now - start
         try await Task.sleep(for: .seconds(2))  // idle: let handshakes' transient buffers go
         let after = residentKiB()
+        let openFiles = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         _ = mallocTrim(0)
         let trimmed = residentKiB()
         let stopping = ContinuousClock.now
@@ -73,7 +76,8 @@ enum TenantsBenchmark {
             secondsToShutDown: Double(stopped.components.seconds) + Double(stopped.components.attoseconds) / 1e18,
             residentBeforeKiB: before,
             residentAfterKiB: after,
-            residentTrimmedKiB: trimmed
+            residentTrimmedKiB: trimmed,
+            openFiles: openFiles
         )
     }
 
@@ -92,11 +96,14 @@ enum TenantsBenchmark {
         let output = try Driver.shell(
             me, ["relay-tenants", "--tenants", "\(tenants)", "--rest", rest, "--ca", directory.path + "/simulator-ca.pem"])
         let result = try JSONDecoder().decode(Result.self, from: Data(output.utf8))
-        print("| tenants | KiB per idle tenant | after malloc_trim | seconds to subscribe all | seconds to shut down |")
-        print("|---:|---:|---:|---:|---:|")
+        print(
+            "| tenants | KiB per idle tenant | after malloc_trim | seconds to subscribe all | seconds to shut down | open files |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|")
         print(
             "| \(result.tenants) | \(String(format: "%.1f", result.kibPerTenant)) | \(String(format: "%.1f", result.kibPerTenantTrimmed)) | "
-                + "\(String(format: "%.2f", result.secondsToSubscribeAll)) | \(String(format: "%.2f", result.secondsToShutDown)) |"
+                + "\(String(format: "%.2f", result.secondsToSubscribeAll)) | \(String(format: "%.2f", result.secondsToShutDown)) | "
+                + "\(result.openFiles) |"
         )
     }
 }

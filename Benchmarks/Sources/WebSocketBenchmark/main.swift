@@ -6,9 +6,11 @@ import Relay
 //
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark [--messages N] [--repeat R]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark idle [--connections N]
+//   Benchmarks/.build/release/WebSocketBenchmark tail [--terminal] [--messages N] [--repeat R] [--callrelay .build/release/callrelay]
+//   Benchmarks/.build/release/WebSocketBenchmark journal-read [--events N] [--repeat R] [--callrelay PATH] [--keep DATA_DIR]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
 //   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift]
-//   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages]
+//   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages] [--keep DATA_DIR]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
 // time and peak memory are its own.
@@ -29,7 +31,8 @@ do {
             compressed: flag("--compressed"),
             idle: flag("--idle"),
             certificate: option("--certificate"),
-            key: option("--key")
+            key: option("--key"),
+            messages: option("--messages").flatMap(Int.init)
         )
     case "hold":
         guard let port = option("--port").flatMap(Int.init), let count = option("--connections").flatMap(Int.init) else {
@@ -76,7 +79,7 @@ do {
             events: option("--events").flatMap(Int.init) ?? 200_000,
             rate: option("--rate").flatMap(Double.init) ?? 0,
             durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
-            stages: flag("--stages"))
+            stages: flag("--stages"), keep: option("--keep"))
     case "delivery":
         try await DeliveryBenchmark.run(
             rate: option("--rate").flatMap(Double.init) ?? 1000, seconds: option("--seconds").flatMap(Double.init) ?? 20,
@@ -91,6 +94,21 @@ do {
         try await SwiftPeers.serve(
             manifest: manifest, record: record, secret: secret, caOut: caOut, events: events,
             rate: option("--rate").flatMap(Double.init) ?? 0)
+    case "tail" where flag("--terminal"):
+        try TailBenchmark.runTerminal(
+            messages: option("--messages").flatMap(Int.init) ?? 20_000, repeats: option("--repeat").flatMap(Int.init) ?? 3,
+            callrelay: option("--callrelay") ?? ".build/release/callrelay")
+    case "tail":
+        try TailBenchmark.run(
+            messages: option("--messages").flatMap(Int.init) ?? 200_000, repeats: option("--repeat").flatMap(Int.init) ?? 3,
+            callrelay: option("--callrelay") ?? ".build/release/callrelay")
+    case "journal-read":
+        try await JournalReadBenchmark.run(
+            events: option("--events").flatMap(Int.init) ?? 1_000_000, repeats: option("--repeat").flatMap(Int.init) ?? 3,
+            callrelay: option("--callrelay") ?? ".build/release/callrelay", keep: option("--keep"))
+    case "print-tail":
+        guard let port = option("--port").flatMap(Int.init) else { throw BenchmarkError("print-tail needs --port") }
+        try await TailBenchmark.printTail(port: port, compressed: flag("--compressed"), caFile: option("--ca"))
     case "idle":
         try Driver.runIdle(connections: option("--connections").flatMap(Int.init) ?? 1000)
     default:

@@ -45,10 +45,17 @@ public actor BoundedJSONLinesFile<Record: Codable & Sendable> {
     public nonisolated func all() throws -> [Record] {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try [URL(fileURLWithPath: url.path + ".1"), url].flatMap { file -> [Record] in
+        return try all { line in try? decoder.decode(Record.self, from: Data(line.utf8)) }
+    }
+
+    /// ``all()`` with each line read by `decode` (nil skips the line): for records with a reader
+    /// faster than `JSONDecoder`.
+    public nonisolated func all(decode: (Substring) -> Record?) throws -> [Record] {
+        try [URL(fileURLWithPath: url.path + ".1"), url].flatMap { file -> [Record] in
             guard FileManager.default.fileExists(atPath: file.path) else { return [] }
             let text = try String(contentsOf: file, encoding: .utf8)
-            return text.split(separator: "\n").compactMap { try? decoder.decode(Record.self, from: Data($0.utf8)) }
+            // Split on the byte: splitting the `String` on a `Character` walks grapheme clusters.
+            return text.utf8.split(separator: 0x0A).compactMap { decode(Substring($0)) }
         }
     }
 }

@@ -13,7 +13,35 @@ extension Journal {
     ) throws(JournalError)
         -> [(sequence: Int64, json: String)]
     {
-        var sql = "SELECT seq, body FROM events WHERE seq > ?"
+        var (sql, arguments) = Self.selection("seq, body", after: sequence, matching: filter)
+        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
+        arguments.append(limit)
+        let statementArguments = StatementArguments(arguments)
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                (sequence: row[0] as Int64, json: row[1] as String)
+            }
+        }
+        return newest ? rows.reversed() : rows
+    }
+
+    /// The cursor from which the newest `count` events that match `filter` follow: what
+    /// ``entries(after:matching:limit:newest:)`` pages on from, without holding them all at once.
+    public func start(ofNewest count: Int, matching filter: JournalFilter = .init()) throws(JournalError) -> Int64 {
+        guard count > 0 else { return try lastSequence() }
+        var (sql, arguments) = Self.selection("seq", after: 0, matching: filter)
+        sql += " ORDER BY seq DESC LIMIT 1 OFFSET ?"
+        arguments.append(count - 1)
+        let statementArguments = StatementArguments(arguments)
+        let first = try read { db in try Int64.fetchOne(db, sql: sql, arguments: statementArguments) }
+        return first.map { $0 - 1 } ?? 0
+    }
+
+    /// `SELECT columns FROM events` after `sequence`, narrowed to what `filter` asks for.
+    private static func selection(
+        _ columns: String, after sequence: Int64, matching filter: JournalFilter
+    ) -> (String, [(any DatabaseValueConvertible)?]) {
+        var sql = "SELECT \(columns) FROM events WHERE seq > ?"
         var arguments: [(any DatabaseValueConvertible)?] = [sequence]
         if let tenant = filter.tenant {
             sql += " AND tenant = ?"
@@ -31,15 +59,7 @@ extension Journal {
             sql += " AND received_at >= ?"
             arguments.append(since)
         }
-        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
-        arguments.append(limit)
-        let statementArguments = StatementArguments(arguments)
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
-                (sequence: row[0] as Int64, json: row[1] as String)
-            }
-        }
-        return newest ? rows.reversed() : rows
+        return (sql, arguments)
     }
 
     /// The sequence of the newest event, 0 when empty.

@@ -1,5 +1,5 @@
-import CallRelayCore
 import CallEvents
+import CallRelayCore
 import Foundation
 
 /// One line per event for people: time (UTC), tenant, type, call, who and what. Colour only when
@@ -11,27 +11,105 @@ public struct PrettyEventFormat: Sendable {
 
     public func line(_ event: CallEvent) -> String {
         let data = event.data
-        let time = RFC3339.string(event.time)
-        let clock = String(time.dropFirst(11).prefix(12))  // HH:mm:ss.SSS
-        let type = event.type.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
-        var line = "\(clock)  \(data.tenant)  \(paint(type, for: event.type))  \(data.callId)  "
-        if let transfer = data.transfer {
-            line += "\(Self.name(transfer.party)) handed from \(Self.name(transfer.from)) to \(Self.name(transfer.to))"
-        } else {
-            line += "\(data.caller.map(Self.name) ?? "?") → \(data.callee.map(Self.name) ?? "?")"
+        return line(
+            time: event.time, tenant: data.tenant, type: event.type, callId: data.callId,
+            transfer: data.transfer.map { (Party($0.party), Party($0.from), Party($0.to)) },
+            caller: data.caller.map(Party.init), callee: data.callee.map(Party.init), direction: data.direction.rawValue,
+            duration: data.durationSeconds, missedReason: data.missedReason)
+    }
+
+    /// The line of an event's JSON as the journal keeps it, read for the few fields shown rather
+    /// than decoded whole: `callrelay tail` reads a million of them. Nil when it is not an event.
+    public func line(json: String) -> String? {
+        if let fields = PrettyEventFields(json: json) {
+            guard let type = fields.type, let time = fields.time.flatMap(RFC3339.parse) else { return nil }
+            return line(
+                time: time, tenant: fields.tenant ?? "?", type: CallEventType(rawValue: type), callId: fields.callId ?? "?",
+                transfer: fields.transfer.map { (Party($0.party), Party($0.from), Party($0.to)) },
+                caller: fields.caller.map(Party.init), callee: fields.callee.map(Party.init),
+                direction: fields.direction ?? "unknown", duration: fields.durationText.flatMap(Double.init),
+                missedReason: fields.missedReason)
         }
-        if data.direction != .unknown { line += "  \(data.direction.rawValue)" }
-        if let duration = data.durationSeconds { line += "  \(Self.seconds(duration))" }
-        if let reason = data.missedReason { line += "  (\(reason))" }
+        return strictLine(json: json)
+    }
+
+    /// ``line(json:)`` for a row the one-pass reader leaves: escaped strings, an odd shape.
+    func strictLine(json: String) -> String? {
+        // The envelope and its `data` as sorted members, with the keys' strings shared: no dictionary
+        // to hash, nor a string to make, for each of an event's forty-odd keys.
+        guard let (event, expanded) = try? JSONParser.parseObject(json, expanding: "data", knownKeys: Self.keys),
+            let data = expanded, let type = event["type"]?.text, let time = event["time"]?.text.flatMap(RFC3339.parse)
+        else { return nil }
+        var transfer: (Party, Party, Party)?
+        if case .object(let handed)? = data["transfer"] {
+            transfer = (Party(handed["party"]), Party(handed["from"]), Party(handed["to"]))
+        }
+        var duration: Double?
+        if case .number(let number)? = data["duration_seconds"] { duration = number.double }
+        return line(
+            time: time, tenant: data["tenant"]?.text ?? "?", type: CallEventType(rawValue: type),
+            callId: data["call_id"]?.text ?? "?", transfer: transfer, caller: data["caller"].map(Party.init),
+            callee: data["callee"].map(Party.init), direction: data["direction"]?.text ?? "unknown", duration: duration,
+            missedReason: data["missed_reason"]?.text)
+    }
+
+    /// The keys an event's JSON has, envelope, data and parties.
+    private static let keys = KeyTable([
+        "specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data", "schema_version", "tenant",
+        "provider", "provider_event", "call_id", "direction", "caller", "callee", "occurred_at", "received_at",
+        "started_at", "answered_at", "ended_at", "duration_seconds", "talk_seconds", "outcome", "missed_reason",
+        "hangup_cause", "answered_by", "recording_url", "dtmf", "legs", "transfer", "raw", "number", "number_e164", "name",
+        "kind", "user", "user_ref", "contact_ref", "contact_sync_id", "contact_sync_source", "flow_id", "call_log_ref",
+        "line_ref", "party", "from", "to", "previous_call_id",
+    ])
+
+    private func line(
+        time: Date, tenant: String, type: CallEventType, callId: String, transfer: (Party, Party, Party)?,
+        caller: Party?, callee: Party?, direction: String, duration: Double?, missedReason: String?
+    ) -> String {
+        let clock = String(RFC3339.string(time).dropFirst(11).prefix(12))  // HH:mm:ss.SSS
+        // By hand: Foundation's `padding(toLength:)` bridges through NSString on every line.
+        var typeName = type.rawValue
+        if typeName.count < 18 { typeName += String(repeating: " ", count: 18 - typeName.count) }
+        var line = "\(clock)  \(tenant)  \(paint(typeName, for: type))  \(callId)  "
+        if let (party, from, to) = transfer {
+            line += "\(party.shown) handed from \(from.shown) to \(to.shown)"
+        } else {
+            line += "\(caller?.shown ?? "?") → \(callee?.shown ?? "?")"
+        }
+        if direction != CallDirection.unknown.rawValue { line += "  \(direction)" }
+        if let duration { line += "  \(Self.seconds(duration))" }
+        if let missedReason { line += "  (\(missedReason))" }
         return line
     }
 
-    /// A user by name, a customer by number.
-    static func name(_ party: CallParty) -> String {
-        if let user = party.user ?? party.name {
-            return party.number.map { "\(user) (\($0))" } ?? user
+    /// What a line shows of a party, from a ``CallParty`` or from its JSON.
+    private struct Party {
+        var user: String?
+        var number: String?
+        var numberE164: String?
+        var contactRef: String?
+
+        init(_ party: CallParty) {
+            user = party.user ?? party.name
+            (number, numberE164, contactRef) = (party.number, party.numberE164, party.contactRef)
         }
-        return party.numberE164 ?? party.number ?? party.contactRef ?? "?"
+
+        init(_ fields: PrettyEventFields.Party) {
+            user = fields.user ?? fields.name
+            (number, numberE164, contactRef) = (fields.number, fields.numberE164, fields.contactRef)
+        }
+
+        init(_ json: JSONValue?) {
+            user = json?["user"]?.text ?? json?["name"]?.text
+            (number, numberE164, contactRef) = (json?["number"]?.text, json?["number_e164"]?.text, json?["contact_ref"]?.text)
+        }
+
+        /// A user by name, a customer by number.
+        var shown: String {
+            if let user { return number.map { "\(user) (\($0))" } ?? user }
+            return numberE164 ?? number ?? contactRef ?? "?"
+        }
     }
 
     static func seconds(_ value: Double) -> String {

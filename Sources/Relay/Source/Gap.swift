@@ -24,10 +24,15 @@ public struct Gap: Codable, Sendable, Equatable {
     /// Leaves out each open gap that a later record of the same tenant closed (same start, to the
     /// second the file keeps).
     public static func merged(_ gaps: [Gap]) -> [Gap] {
-        var closed = Set<String>()
+        struct Key: Hashable {
+            var tenant: String
+            var second: Double
+        }
+        var closed = Set<Key>()
         var result: [Gap] = []
+        result.reserveCapacity(gaps.count)
         for gap in gaps.reversed() {
-            let key = "\(gap.tenant) \(gap.start.timeIntervalSince1970.rounded(.down))"
+            let key = Key(tenant: gap.tenant, second: gap.start.timeIntervalSince1970.rounded(.down))
             if gap.end != nil {
                 closed.insert(key)
             } else if closed.contains(key) {

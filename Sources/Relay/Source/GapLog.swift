@@ -21,6 +21,6 @@ public struct GapLog: Sendable {
     /// Every gap still on record (this file and the one before), oldest first, an open gap left out
     /// once a later record closed it; lines that do not parse are skipped.
     public func all(tenant: String? = nil) throws -> [Gap] {
-        Gap.merged(try file.all().filter { tenant == nil || $0.tenant == tenant })
+        Gap.merged(try file.all(decode: Gap.init(jsonLine:)).filter { tenant == nil || $0.tenant == tenant })
     }
 }

@@ -65,6 +65,10 @@ public final class WebhookDeliverer: EventSink {
         /// Calls released while the loop read due deliveries and started them: such a read may still
         /// show a delivery that the released chain made, which must not be started again.
         var releasedDuringRead: Set<String>?
+        /// The newest event a journal read handed out. An event is readable there from its sync on,
+        /// a moment before its commit hands it to `write(_:)`; one the journal already gave out is the
+        /// journal's to deliver, or a chain from the journal could post it and memory post it again.
+        var seenInJournal: Int64 = 0
 
         init(endpoint: EndpointStateMachine) {
             self.endpoint = endpoint
@@ -78,6 +82,11 @@ public final class WebhookDeliverer: EventSink {
         mutating func takeFromMemory(_ delivery: PendingDelivery, concurrency: Int) -> Bool {
             let call = delivery.callKey
             if fromMemoryOff { return false }
+            // Blocked, so that the call's later events follow it through the journal, in order.
+            guard delivery.sequence > seenInJournal else {
+                block(call)
+                return false
+            }
             guard fromMemoryReady, !endpoint.disabled, !blocked.contains(call) else {
                 block(call)
                 return false
@@ -137,7 +146,8 @@ public final class WebhookDeliverer: EventSink {
     }
 
     public init(
-        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: any DeliveryQueue, http: HTTPClient, logger: Logger,
+        tenant: String, endpoint: RelayConfiguration.WebhookEndpoint, journal: any DeliveryQueue, http: HTTPClient,
+        logger: Logger,
         probeInterval: Duration = .seconds(30)
     ) throws {
         self.endpoint = endpoint
@@ -314,6 +324,7 @@ public final class WebhookDeliverer: EventSink {
     /// chain ended while the journal was read (the read may predate that chain's deliveries).
     private func start(_ delivery: PendingDelivery, probe: Bool, in group: inout DiscardingTaskGroup) {
         let started = state.withLockedValue { state in
+            state.seenInJournal = max(state.seenInJournal, delivery.sequence)
             if state.inFlight.contains(delivery.callKey) || state.releasedDuringRead?.contains(delivery.callKey) == true {
                 state.needsRead = true
                 return false
@@ -356,6 +367,7 @@ public final class WebhookDeliverer: EventSink {
                     drained = true
                     break
                 }
+                state.withLockedValue { $0.seenInJournal = max($0.seenInJournal, next.sequence) }
                 delivery = next
             } catch {
                 if !Task.isCancelled {

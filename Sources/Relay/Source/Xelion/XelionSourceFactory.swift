@@ -52,6 +52,9 @@ struct XelionSourceFactory {
         var settings = HTTPClient.Configuration(tlsConfiguration: tls)
         settings.timeout = .init(connect: .seconds(10), read: .seconds(30))
         settings.redirectConfiguration = .disallow
+        // A tenant logs in once a day or after a drop: a pooled connection kept for a minute after it
+        // would hold a TLS connection per PBX host for nothing, thousands with thousands of tenants.
+        settings.connectionPool.idleTimeout = .seconds(5)
         return settings
     }
 }
