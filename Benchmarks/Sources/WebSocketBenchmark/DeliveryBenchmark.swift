@@ -16,7 +16,12 @@ import Xelion
 ///
 /// Needs `../shared/peer` beside the checkout and the test peers' `.venv` (`./scripts/test` makes it).
 enum DeliveryBenchmark {
-    static func run(rate: Double, seconds: Double, durability: JournalOptions.Durability, swiftPeers: Bool) async throws {
+    /// - Parameter logLevel: the relay's log level; `warning` shows its retries, for a run that
+    ///   failed its exactly-once check.
+    static func run(
+        rate: Double, seconds: Double, durability: JournalOptions.Durability, swiftPeers: Bool,
+        logLevel: Logger.Level = .error
+    ) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let python = root.appendingPathComponent(".venv/bin/python").path
@@ -82,11 +87,7 @@ enum DeliveryBenchmark {
         }
 
         var logger = Logger(label: "bench")
-        // `--log-level warning` shows the relay's retries, for a run that failed its exactly-once check.
-        logger.logLevel =
-            CommandLine.arguments.firstIndex(of: "--log-level").flatMap {
-                CommandLine.arguments.indices.contains($0 + 1) ? Logger.Level(rawValue: CommandLine.arguments[$0 + 1]) : nil
-            } ?? .error
+        logger.logLevel = logLevel
         let credentials = XelionCredentials(
             baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
         let configuration = RelayConfiguration(

@@ -152,15 +152,10 @@ enum JournalReadBenchmark {
     /// `callrelay tail -f --json` while events are committed at `rate` for `seconds`: the time from
     /// each commit being durable to its line arriving on the pipe.
     static func follow(directory: URL, callrelay: String, rate: Double, seconds: Double) async throws -> FollowResult {
-        let process = Process()
         let (executable, arguments) = Driver.pinned(
             callrelay, ["tail", "--data-dir", directory.path, "-f", "-n", "0", "--json"], core: 0)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try DeliveryBenchmark.launch(executable, arguments)
+        guard let pipe = process.standardOutput as? Pipe else { throw BenchmarkError("no pipe from callrelay tail") }
         defer {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -7,13 +7,16 @@ import WSCompression
 /// hummingbird-project/swift-websocket's `WSClient`, configured to do the same work per message as
 /// callrelay: UTF-8 validation on, whole messages (`messages(maxSize:)`) as `String`.
 enum SwiftWebSocketReceiver {
+    /// The client's TLS settings: the sender's CA trusted, or plain `ws://` without one.
+    static func tlsConfiguration(caFile: String?) -> TLSConfiguration? {
+        guard let caFile else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.additionalTrustRoots = [.file(caFile)]
+        return configuration
+    }
+
     static func run(port: Int, messages: Int, compressed: Bool, caFile: String?) async throws -> ReceiveResult {
-        var tls: TLSConfiguration?
-        if let caFile {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.additionalTrustRoots = [.file(caFile)]
-            tls = configuration
-        }
+        let tls = tlsConfiguration(caFile: caFile)
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20,
             extensions: compressed ? [.perMessageDeflate(serverNoContextTakeover: true, maxDecompressedFrameSize: 1 << 20)] : [],

@@ -139,12 +139,7 @@ enum TailBenchmark {
 
     /// swift-websocket's client printing every text message with `print`, until its pipe closes.
     static func printTail(port: Int, compressed: Bool, caFile: String?) async throws {
-        var tls: TLSConfiguration?
-        if let caFile {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.additionalTrustRoots = [.file(caFile)]
-            tls = configuration
-        }
+        let tls = SwiftWebSocketReceiver.tlsConfiguration(caFile: caFile)
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20,
             extensions: compressed ? [.perMessageDeflate(serverNoContextTakeover: true, maxDecompressedFrameSize: 1 << 20)] : [],

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Relay
 
 // websocket-benchmark: receive rate of 1 KiB JSON text messages, callrelay's WebSocket client against
@@ -9,7 +10,7 @@ import Relay
 //   Benchmarks/.build/release/WebSocketBenchmark tail [--terminal] [--messages N] [--repeat R] [--callrelay .build/release/callrelay]
 //   Benchmarks/.build/release/WebSocketBenchmark journal-read [--events N] [--repeat R] [--callrelay PATH] [--keep DATA_DIR]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
-//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift]
+//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift] [--log-level warning]
 //   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages] [--keep DATA_DIR]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
@@ -84,7 +85,8 @@ do {
         try await DeliveryBenchmark.run(
             rate: option("--rate").flatMap(Double.init) ?? 1000, seconds: option("--seconds").flatMap(Double.init) ?? 20,
             durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
-            swiftPeers: option("--peers") == "swift")
+            swiftPeers: option("--peers") == "swift",
+            logLevel: option("--log-level").flatMap { Logger.Level(rawValue: $0) } ?? .error)
         // The peers' pipes keep Foundation waiting at exit.
         exit(0)
     case "delivery-peers":

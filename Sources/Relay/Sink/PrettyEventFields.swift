@@ -91,38 +91,40 @@ struct PrettyEventFields {
         }
 
         mutating func transfer(into transfer: inout (party: Party, from: Party, to: Party)?) -> Bool {
-            guard peek() == UInt8(ascii: "{") else {
-                transfer = nil
-                return skipValue()
+            optionalObject(&transfer, empty: (Party(), Party(), Party())) { scanner, parties in
+                scanner.members { scanner, key in
+                    if scanner.matches(key, "party") { return scanner.party(into: &parties.party) }
+                    if scanner.matches(key, "from") { return scanner.party(into: &parties.from) }
+                    if scanner.matches(key, "to") { return scanner.party(into: &parties.to) }
+                    return scanner.skipValue()
+                }
             }
-            var parties: (party: Party, from: Party, to: Party) = (Party(), Party(), Party())
-            let read = members { scanner, key in
-                if scanner.matches(key, "party") { return scanner.partyOrNull(into: &parties.party) }
-                if scanner.matches(key, "from") { return scanner.partyOrNull(into: &parties.from) }
-                if scanner.matches(key, "to") { return scanner.partyOrNull(into: &parties.to) }
-                return scanner.skipValue()
-            }
-            guard read else { return false }
-            transfer = parties
-            return true
         }
 
         /// A party of a transfer: an object's fields, or none for anything else.
-        mutating func partyOrNull(into party: inout Party) -> Bool {
-            party = Party()
-            guard peek() == UInt8(ascii: "{") else { return skipValue() }
-            return partyMembers(into: &party)
+        mutating func party(into party: inout Party) -> Bool {
+            var read: Party?
+            guard optionalParty(&read) else { return false }
+            party = read ?? Party()
+            return true
         }
 
         /// A party object; anything else (`null`) leaves it nil.
         mutating func optionalParty(_ party: inout Party?) -> Bool {
+            optionalObject(&party, empty: Party()) { scanner, party in scanner.partyMembers(into: &party) }
+        }
+
+        /// An object read by `read` into `empty`; anything else (`null`) leaves `field` nil.
+        mutating func optionalObject<Value>(
+            _ field: inout Value?, empty: Value, _ read: (inout Scanner, inout Value) -> Bool
+        ) -> Bool {
             guard peek() == UInt8(ascii: "{") else {
-                party = nil
+                field = nil
                 return skipValue()
             }
-            var result = Party()
-            guard partyMembers(into: &result) else { return false }
-            party = result
+            var value = empty
+            guard read(&self, &value) else { return false }
+            field = value
             return true
         }
 

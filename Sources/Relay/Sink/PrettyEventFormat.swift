@@ -33,35 +33,11 @@ public struct PrettyEventFormat: Sendable {
         return strictLine(json: json)
     }
 
-    /// ``line(json:)`` for a row the one-pass reader leaves: escaped strings, an odd shape.
+    /// ``line(json:)`` for a row the one-pass reader leaves (an escaped string, an odd shape): the
+    /// event decoded whole, as such rows are rare.
     func strictLine(json: String) -> String? {
-        // The envelope and its `data` as sorted members, with the keys' strings shared: no dictionary
-        // to hash, nor a string to make, for each of an event's forty-odd keys.
-        guard let (event, expanded) = try? JSONParser.parseObject(json, expanding: "data", knownKeys: Self.keys),
-            let data = expanded, let type = event["type"]?.text, let time = event["time"]?.text.flatMap(RFC3339.parse)
-        else { return nil }
-        var transfer: (Party, Party, Party)?
-        if case .object(let handed)? = data["transfer"] {
-            transfer = (Party(handed["party"]), Party(handed["from"]), Party(handed["to"]))
-        }
-        var duration: Double?
-        if case .number(let number)? = data["duration_seconds"] { duration = number.double }
-        return line(
-            time: time, tenant: data["tenant"]?.text ?? "?", type: CallEventType(rawValue: type),
-            callId: data["call_id"]?.text ?? "?", transfer: transfer, caller: data["caller"].map(Party.init),
-            callee: data["callee"].map(Party.init), direction: data["direction"]?.text ?? "unknown", duration: duration,
-            missedReason: data["missed_reason"]?.text)
+        (try? CallEvent.decode(json: json)).map(line)
     }
-
-    /// The keys an event's JSON has, envelope, data and parties.
-    private static let keys = KeyTable([
-        "specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data", "schema_version", "tenant",
-        "provider", "provider_event", "call_id", "direction", "caller", "callee", "occurred_at", "received_at",
-        "started_at", "answered_at", "ended_at", "duration_seconds", "talk_seconds", "outcome", "missed_reason",
-        "hangup_cause", "answered_by", "recording_url", "dtmf", "legs", "transfer", "raw", "number", "number_e164", "name",
-        "kind", "user", "user_ref", "contact_ref", "contact_sync_id", "contact_sync_source", "flow_id", "call_log_ref",
-        "line_ref", "party", "from", "to", "previous_call_id",
-    ])
 
     private func line(
         time: Date, tenant: String, type: CallEventType, callId: String, transfer: (Party, Party, Party)?,
@@ -98,11 +74,6 @@ public struct PrettyEventFormat: Sendable {
         init(_ fields: PrettyEventFields.Party) {
             user = fields.user ?? fields.name
             (number, numberE164, contactRef) = (fields.number, fields.numberE164, fields.contactRef)
-        }
-
-        init(_ json: JSONValue?) {
-            user = json?["user"]?.text ?? json?["name"]?.text
-            (number, numberE164, contactRef) = (json?["number"]?.text, json?["number_e164"]?.text, json?["contact_ref"]?.text)
         }
 
         /// A user by name, a customer by number.

@@ -42,9 +42,7 @@ extension Gap {
         RFC3339.withUTF8(date) { bytes in
             // `…:SS.000Z` loses its milliseconds; a time with some keeps them.
             let whole = bytes.count == 24 && bytes[19..<23].elementsEqual(".000".utf8)
-            var kept = Array(whole ? bytes[0..<19] : bytes[...])
-            if whole { kept.append(UInt8(ascii: "Z")) }
-            text = String(decoding: kept, as: UTF8.self)
+            text = whole ? String(decoding: bytes[0..<19], as: UTF8.self) + "Z" : String(decoding: bytes, as: UTF8.self)
         }
         return text
     }
