@@ -13,6 +13,7 @@ final class SocketDelegate: WebSocketServerDelegate {
         let tenant = state.withLockedValue { state -> String? in
             guard let tenant = state.socketKeys.removeValue(forKey: key) else { return nil }
             state.connections[connection] = .init(tenant: tenant)
+            state.tenantConnections[tenant, default: []].insert(connection)
             return tenant
         }
         if tenant == nil { connection.close(code: WebSocketCloseCode(4401), reason: "unknown or used websocket key") }
@@ -47,6 +48,10 @@ final class SocketDelegate: WebSocketServerDelegate {
     }
 
     func closed(_ connection: WebSocketServerConnection) {
-        state.withLockedValue { _ = $0.connections.removeValue(forKey: connection) }
+        state.withLockedValue { state in
+            guard let tenant = state.connections.removeValue(forKey: connection)?.tenant else { return }
+            state.tenantConnections[tenant]?.remove(connection)
+            if state.tenantConnections[tenant]?.isEmpty == true { state.tenantConnections[tenant] = nil }
+        }
     }
 }

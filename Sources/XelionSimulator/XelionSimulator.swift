@@ -98,13 +98,19 @@ public final class XelionSimulator: Sendable {
         return sent
     }
 
-    /// Sends one event now to every connection subscribed to its type; returns how many got it. For
-    /// callers that pace the events themselves (the delivery benchmark).
+    /// Sends one event now to every connection subscribed to its type (only the `tenant`'s when one
+    /// is named); returns how many got it. For callers that pace the events themselves (the delivery
+    /// benchmark, which keeps its other tenants idle).
     @discardableResult
-    public func send(_ event: SimulatedEvent) -> Int {
+    public func send(_ event: SimulatedEvent, tenant: String? = nil) -> Int {
         let text = Self.encode(event)
         let targets = state.withLockedValue { state in
-            state.connections.filter { $0.value.subscribed.contains(event.type) }.map(\.key)
+            guard let tenant else {
+                return state.connections.filter { $0.value.subscribed.contains(event.type) }.map(\.key)
+            }
+            return (state.tenantConnections[tenant] ?? []).filter {
+                state.connections[$0]?.subscribed.contains(event.type) == true
+            }
         }
         for connection in targets { connection.send(.text(text)) }
         return targets.count
@@ -158,6 +164,8 @@ struct SimulatorState: Sendable {
     var spaces: [String: String] = [:]  // "tenant/user/space" -> token
     var socketKeys: [String: String] = [:]  // key -> tenant
     var connections: [WebSocketServerConnection: Subscriber] = [:]
+    /// The same connections by tenant, so that sending to one of many tenants does not visit them all.
+    var tenantConnections: [String: Set<WebSocketServerConnection>] = [:]
     var socketBase = ""
     var tokenLifetime: TimeInterval
     var flows = CallFlows()

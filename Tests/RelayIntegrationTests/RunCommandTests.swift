@@ -49,6 +49,9 @@ struct RunCommandTests {
 
         kill(relay.process.processIdentifier, SIGTERM)
         #expect(await relay.exitStatus() == 0)
+        // Where the stream stopped, for the gap the next start records.
+        let alive = config.deletingLastPathComponent().appendingPathComponent("data/tenants/alive")
+        #expect(try String(contentsOf: alive, encoding: .utf8).hasPrefix("acme "))
         let stats = try await peer.stats()
         #expect((stats["client_close_codes"] as? [String: Int])?["1001"] == 1)
         let log = try String(contentsOf: logs, encoding: .utf8)

@@ -19,10 +19,13 @@ struct XelionTenantSourceTests {
         let collected: Collected
         let dataDirectory: URL
         let http: HTTPClient
+        let signsOfLife: SignsOfLife?
 
+        /// Stops the source and, as the daemon does, writes down where its stream stopped.
         func stop() async {
             task.cancel()
             await task.value
+            _ = try? signsOfLife?.flush()
             try? await http.shutdown()
         }
     }
@@ -54,17 +57,19 @@ struct XelionTenantSourceTests {
         let session = XelionSession(
             credentials: configuration.credentials, http: http, logger: logger, minimumRenewalInterval: .milliseconds(200))
         let collected = Collected()
+        let signsOfLife = keepsSignOfLife ? SignsOfLife(dataDirectory: data) : nil
         let source = XelionTenantSource(
             configuration: configuration,
             session: session,
             gaps: GapLog(dataDirectory: data),
             deadLetters: DeadLetterFile(dataDirectory: data),
             logger: logger,
-            signOfLife: keepsSignOfLife ? SignOfLifeFile(dataDirectory: data, tenant: tenant) : nil,
+            signsOfLife: signsOfLife,
             wallClock: wallClock
         ) { event in await collected.add(event) }
         let task = Task { await source.run() }
-        return Running(source: source, task: task, collected: collected, dataDirectory: data, http: http)
+        return Running(
+            source: source, task: task, collected: collected, dataDirectory: data, http: http, signsOfLife: signsOfLife)
     }
 
     /// Plays `n` calls and waits until the source has every event the peer sent.
@@ -221,7 +226,9 @@ struct XelionTenantSourceTests {
         let data = TestEnvironment.temporaryDirectory()
         // What a killed relay leaves: a sign of life, and no open gap.
         let killedAt = Date().addingTimeInterval(-120)
-        try SignOfLifeFile(dataDirectory: data, tenant: "acme").save(killedAt)
+        let left = SignsOfLife(dataDirectory: data)
+        left.record(killedAt, tenant: "acme")
+        try left.flush()
         let running = start(peer, data: data, keepsSignOfLife: true)
         try await eventually("the gap recorded") { try GapLog(dataDirectory: data).all().count == 1 }
         let gap = try #require(try GapLog(dataDirectory: data).all().first)

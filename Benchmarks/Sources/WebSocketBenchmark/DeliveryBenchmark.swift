@@ -13,14 +13,19 @@ import Xelion
 /// durability on, at a given rate:
 ///
 ///   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal]
+///       [--peers python|swift] [--idle-tenants N] [--timeline]
 ///
 /// Needs `../shared/peer` beside the checkout and the test peers' `.venv` (`./scripts/test` makes it).
 enum DeliveryBenchmark {
     /// - Parameter logLevel: the relay's log level; `warning` shows its retries, for a run that
     ///   failed its exactly-once check.
+    ///   - timeline: also prints the worst latency of each half second, to tell a stall from a
+    ///     steady delay.
+    ///   - idleTenants: tenants beside the busy one, subscribed and sent nothing (Swift peers only):
+    ///     what the busy tenant's latency owes to them.
     static func run(
         rate: Double, seconds: Double, durability: JournalOptions.Durability, swiftPeers: Bool,
-        logLevel: Logger.Level = .error
+        logLevel: Logger.Level = .error, idleTenants: Int = 0, timeline: Bool = false
     ) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
@@ -53,6 +58,7 @@ enum DeliveryBenchmark {
                 [
                     "delivery-peers", "--manifest", manifest.path, "--record", record.path, "--secret", secret, "--ca-out",
                     directory.appendingPathComponent("ca.pem").path, "--events", "\(events)", "--rate", "\(rate)",
+                    "--idle-tenants", "\(idleTenants)",
                 ], core: 1)
             let peers = try launch(command, arguments)
             processes.append(peers)
@@ -90,13 +96,22 @@ enum DeliveryBenchmark {
         logger.logLevel = logLevel
         let credentials = XelionCredentials(
             baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
+        let idle = (0..<idleTenants).map { index -> RelayConfiguration.Tenant in
+            let name = idleTenantName(index)
+            let credentials = XelionCredentials(
+                baseURL: rest + name + "/", userName: "admin", password: "secret", userSpace: "callrelay-\(name)")
+            return .init(name: name, xelion: .init(credentials: credentials, caFile: ca))
+        }
+        if idleTenants > 0 {
+            _ = FileDescriptorLimit.raise(to: FileDescriptorLimit.needed(tenants: idleTenants + 1, endpoints: 1))
+        }
         let configuration = RelayConfiguration(
             dataDirectory: directory.appendingPathComponent("data"),
             tenants: [
                 .init(
                     name: "acme", xelion: .init(credentials: credentials, caFile: ca),
                     webhooks: [.init(url: crmURL, secrets: [secret])])
-            ],
+            ] + idle,
             journal: JournalOptions(durability: durability),
             logStream: .init(path: "/dev/null")
         )
@@ -163,6 +178,19 @@ enum DeliveryBenchmark {
         }
         await daemon.shutdown()
         _ = try? await running.value
+        if timeline {
+            // The worst latency of each half second of sending: a stall shows as one bad interval, a
+            // slow relay as all of them.
+            let first = sent.values.min() ?? 0
+            var worst: [Int: Double] = [:]
+            for item in received {
+                guard let sentAt = sent[item.key] else { continue }
+                let interval = Int((sentAt - first) * 2)
+                worst[interval] = max(worst[interval] ?? 0, (item.at - sentAt) * 1000)
+            }
+            let line = worst.sorted { $0.key < $1.key }.map { String(format: "%.1f s: %.0f ms", Double($0.key) / 2, $0.value) }
+            FileHandle.standardError.write(Data(("worst latency per half second: " + line.joined(separator: ", ") + "\n").utf8))
+        }
         let latencies = received.compactMap { item in sent[item.key].map { (item.at - $0) * 1000 } }.sorted()
         let delivery = received.map { ($0.at - $0.relayed) * 1000 }.filter { !$0.isNaN }.sorted()
         let ingest = received.compactMap { item in sent[item.key].map { (item.relayed - $0) * 1000 } }.filter { !$0.isNaN }
@@ -253,6 +281,8 @@ enum DeliveryBenchmark {
         try await client.shutdown()
         return Double(bodies.count) / seconds
     }
+
+    static func idleTenantName(_ index: Int) -> String { String(format: "idle%05d", index) }
 
     static func key(_ parts: Any?...) -> String { parts.map { ($0 as? String) ?? "-" }.joined(separator: "|") }
 

@@ -13,9 +13,15 @@ import XelionSimulator
 /// benchmark measures both the same way.
 enum SwiftPeers {
     static func serve(
-        manifest: String, record: String, secret: String, caOut: String, events: Int, rate: Double
+        manifest: String, record: String, secret: String, caOut: String, events: Int, rate: Double, idleTenants: Int = 0
     ) async throws {
-        let simulator = try await XelionSimulator.start()
+        // The idle tenants connect and subscribe like the busy one but are sent nothing.
+        var configuration = XelionSimulator.Configuration()
+        configuration.users += (0..<idleTenants).map { (DeliveryBenchmark.idleTenantName($0), "admin", "secret") }
+        if idleTenants > 0 {
+            _ = FileDescriptorLimit.raise(to: FileDescriptorLimit.needed(tenants: idleTenants + 1, endpoints: 1))
+        }
+        let simulator = try await XelionSimulator.start(configuration)
         try (simulator.caPEM ?? "").write(toFile: caOut, atomically: true, encoding: .utf8)
         let manifestFile = LineFile(path: manifest)
         let recordFile = LineFile(path: record)
@@ -26,7 +32,7 @@ enum SwiftPeers {
         }
         emitLine(#"{"rest":"\#(simulator.restBase)","ca":"\#(caOut)","crm":"\#(crm.url)"}"#)
 
-        while simulator.fullySubscribedConnections == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        while simulator.fullySubscribedConnections <= idleTenants { try await Task.sleep(for: .milliseconds(20)) }
         var flows = CallFlows(seed: 44, transferRatio: 0.2, missedRatio: 0.2)
         let clock = ContinuousClock()
         let start = clock.now
@@ -35,7 +41,7 @@ enum SwiftPeers {
             for event in flows.nextCall() {
                 if rate > 0 { try await Task.sleep(until: start + .nanoseconds(Int64(Double(index) * 1e9 / rate)), clock: clock) }
                 let sentAt = Date().timeIntervalSince1970
-                simulator.send(event)
+                simulator.send(event, tenant: "acme")
                 var object: [String: Any] = ["notificationType": event.type, "sent_at": sentAt, "duplicate": event.isDuplicate]
                 for key in ["callId", "callerFlowId", "calleeFlowId"] { object[key] = event.notification[key] }
                 if let data = try? JSONSerialization.data(withJSONObject: object) {

@@ -10,7 +10,7 @@ import Relay
 //   Benchmarks/.build/release/WebSocketBenchmark tail [--terminal] [--messages N] [--repeat R] [--callrelay .build/release/callrelay]
 //   Benchmarks/.build/release/WebSocketBenchmark journal-read [--events N] [--repeat R] [--callrelay PATH] [--keep DATA_DIR]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
-//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift] [--log-level warning]
+//   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift] [--idle-tenants N] [--timeline] [--log-level warning]
 //   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages] [--keep DATA_DIR]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
@@ -86,7 +86,8 @@ do {
             rate: option("--rate").flatMap(Double.init) ?? 1000, seconds: option("--seconds").flatMap(Double.init) ?? 20,
             durability: option("--durability").flatMap(JournalOptions.Durability.init(rawValue:)) ?? .full,
             swiftPeers: option("--peers") == "swift",
-            logLevel: option("--log-level").flatMap { Logger.Level(rawValue: $0) } ?? .error)
+            logLevel: option("--log-level").flatMap { Logger.Level(rawValue: $0) } ?? .error,
+            idleTenants: option("--idle-tenants").flatMap(Int.init) ?? 0, timeline: flag("--timeline"))
         // The peers' pipes keep Foundation waiting at exit.
         exit(0)
     case "delivery-peers":
@@ -95,7 +96,7 @@ do {
         else { throw BenchmarkError("delivery-peers needs --manifest, --record, --secret, --ca-out and --events") }
         try await SwiftPeers.serve(
             manifest: manifest, record: record, secret: secret, caOut: caOut, events: events,
-            rate: option("--rate").flatMap(Double.init) ?? 0)
+            rate: option("--rate").flatMap(Double.init) ?? 0, idleTenants: option("--idle-tenants").flatMap(Int.init) ?? 0)
     case "tail" where flag("--terminal"):
         try TailBenchmark.runTerminal(
             messages: option("--messages").flatMap(Int.init) ?? 20_000, repeats: option("--repeat").flatMap(Int.init) ?? 3,

@@ -68,10 +68,12 @@ public struct RelayDaemon: Sendable {
         let deadLetters = DeadLetterFile(dataDirectory: configuration.dataDirectory)
         let pipeline = EventPipeline(journal: journal, sinks: sinks, logger: logger, deadLetters: deadLetters)
         self.pipeline = pipeline
+        let signsOfLife = SignsOfLife(dataDirectory: configuration.dataDirectory)
         var factory = SourceFactory(
             context: SourceContext(
                 dataDirectory: configuration.dataDirectory, gaps: GapLog(dataDirectory: configuration.dataDirectory),
-                deadLetters: deadLetters, gate: gate, logger: logger, submit: { await pipeline.submit($0) }))
+                deadLetters: deadLetters, gate: gate, logger: logger, signsOfLife: signsOfLife,
+                submit: { await pipeline.submit($0) }))
         let sources = configuration.tenants.map { factory.makeSource(for: $0) }
         self.sources = sources
         self.clients = factory.httpClients + webhookClients
@@ -81,7 +83,7 @@ public struct RelayDaemon: Sendable {
         // Deliverers next: they stop after the sources and before the journal's last commit.
         let services: [any Service] =
             [PipelineService(pipeline: pipeline)] + deliverers.map(DelivererService.init) + [
-                TenantSourcesService(sources: sources)
+                TenantSourcesService(sources: sources, signsOfLife: signsOfLife, logger: logger)
             ]
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

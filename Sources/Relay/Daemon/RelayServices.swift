@@ -1,12 +1,16 @@
+import Logging
 import ServiceLifecycle
 
 /// Every tenant source as one service: cancelled on graceful shutdown, which closes each socket with
 /// 1001 and logs each session out, all tenants at once.
 ///
 /// One service for all, not one each: a service costs the service group a task and
-/// `cancelWhenGracefulShutdown` two more, several KiB per tenant that sits idle for days.
+/// `cancelWhenGracefulShutdown` two more, several KiB per tenant that sits idle for days. It also
+/// writes the tenants' signs of life every ``SignsOfLife/interval`` and once more after they stop.
 struct TenantSourcesService: Service {
     let sources: [any CallEventSource]
+    let signsOfLife: SignsOfLife
+    let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -14,7 +18,22 @@ struct TenantSourcesService: Service {
                 for source in sources {
                     group.addTask { await source.run() }
                 }
+                group.addTask {
+                    while (try? await Task.sleep(for: .seconds(1))) != nil { saveSignsOfLife { try $0.flushIfDue() } }
+                }
             }
+        }
+        // Every source has noted where its stream stopped.
+        saveSignsOfLife { try $0.flush() }
+    }
+
+    private func saveSignsOfLife(_ write: (SignsOfLife) throws -> Bool) {
+        do {
+            _ = try write(signsOfLife)
+        } catch {
+            logger.warning(
+                "cannot keep the tenants' last signs of life; a gap across a restart may go unrecorded",
+                metadata: ["error": "\(error)"])
         }
     }
 }

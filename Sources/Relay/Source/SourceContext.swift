@@ -9,6 +9,8 @@ public struct SourceContext: Sendable {
     public var gaps: GapLog
     public var deadLetters: DeadLetterFile
     public var gate: ConnectGate?
+    /// Every tenant's last sign of life, written to disk by the daemon (``SignsOfLife``).
+    public var signsOfLife: SignsOfLife
     public var logger: Logger
     /// Hands one normalized event to the pipeline; returns once the pipeline has taken it (it waits
     /// while the pipeline's queue is full).
@@ -16,8 +18,9 @@ public struct SourceContext: Sendable {
 
     public init(
         dataDirectory: URL, gaps: GapLog, deadLetters: DeadLetterFile, gate: ConnectGate?, logger: Logger,
-        submit: @escaping @Sendable (CallEvent) async -> Void
+        signsOfLife: SignsOfLife? = nil, submit: @escaping @Sendable (CallEvent) async -> Void
     ) {
+        self.signsOfLife = signsOfLife ?? SignsOfLife(dataDirectory: dataDirectory)
         self.dataDirectory = dataDirectory
         self.gaps = gaps
         self.deadLetters = deadLetters

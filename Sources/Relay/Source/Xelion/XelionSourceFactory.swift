@@ -39,7 +39,7 @@ struct XelionSourceFactory {
             deadLetters: context.deadLetters,
             logger: context.logger,
             gate: context.gate,
-            signOfLife: SignOfLifeFile(dataDirectory: context.dataDirectory, tenant: tenant),
+            signsOfLife: context.signsOfLife,
             emit: { event in await submit(mapping.normalize(event.event, receivedAt: event.receivedAt)) }
         )
     }

@@ -16,14 +16,14 @@ public final class XelionTenantSource: CallEventSource {
     private let logger: Logger
     private let emit: @Sendable (TenantEvent) async -> Void
     private let gate: ConnectGate?
-    private let signOfLife: SignOfLifeFile?
+    private let signsOfLife: SignsOfLife?
     /// Wall time, for what is recorded (gaps, dead letters, an event's `received_at`); every deadline
     /// in memory runs on the monotonic clock instead.
     private let wallClock: @Sendable () -> Date
     private let statusBox = NIOLockedValueBox(TenantStatus())
 
     /// - Parameters:
-    ///   - signOfLife: where the last sign of life is kept across restarts, so that the downtime of
+    ///   - signsOfLife: where the last sign of life is kept across restarts, so that the downtime of
     ///     the relay itself is recorded as a gap.
     ///   - wallClock: the time of day, for what is recorded.
     public init(
@@ -33,13 +33,13 @@ public final class XelionTenantSource: CallEventSource {
         deadLetters: DeadLetterFile,
         logger: Logger,
         gate: ConnectGate? = nil,
-        signOfLife: SignOfLifeFile? = nil,
+        signsOfLife: SignsOfLife? = nil,
         wallClock: @escaping @Sendable () -> Date = { Date() },
         emit: @escaping @Sendable (TenantEvent) async -> Void
     ) {
         self.wallClock = wallClock
         self.gate = gate
-        self.signOfLife = signOfLife
+        self.signsOfLife = signsOfLife
         self.configuration = configuration
         self.session = session
         self.gaps = gaps
@@ -63,7 +63,7 @@ public final class XelionTenantSource: CallEventSource {
         var gapCause = ""
         // The time the relay was down (a deploy, a crash, `kill -9`): from the last sign of life on
         // file to the first subscription.
-        if let alive = signOfLife?.load() {
+        if let alive = signsOfLife?.load(tenant: configuration.tenant) {
             gapStart = alive
             gapCause = "the relay was not running"
         }
@@ -154,7 +154,7 @@ public final class XelionTenantSource: CallEventSource {
         update { $0.state = .stopped }
         // Recorded open, so that `callrelay gaps` shows the window while the relay is down; the next
         // start records it again with its end.
-        if signOfLife != nil {
+        if signsOfLife != nil {
             let start = gapStart ?? wallClock()
             saveSignOfLife(start)
             await recordGap(
@@ -168,14 +168,7 @@ public final class XelionTenantSource: CallEventSource {
     }
 
     private func saveSignOfLife(_ date: Date) {
-        guard let signOfLife else { return }
-        do {
-            try signOfLife.save(date)
-        } catch {
-            logger.warning(
-                "cannot keep the tenant's last sign of life; a gap across a restart may go unrecorded",
-                metadata: ["error": "\(error)"])
-        }
+        signsOfLife?.record(date, tenant: configuration.tenant)
     }
 
     /// Logs in if needed, fetches a fresh socket URL, connects and subscribes: the part that the gate
@@ -230,15 +223,11 @@ public final class XelionTenantSource: CallEventSource {
             livenessTimeout: configuration.livenessTimeout, logger: logger)
         timers.start(renewalDate: await session.renewalDate)
         var cause: Cause
-        var savedAt = ContinuousClock.now
         do {
             for try await message in socket.messages {
                 messages += 1
                 await handle(message, timers: timers)
-                if signOfLife != nil, ContinuousClock.now - savedAt >= SignOfLifeFile.interval {
-                    savedAt = .now
-                    saveSignOfLife(timers.lastSignOfLife)
-                }
+                saveSignOfLife(timers.lastSignOfLife)
             }
             cause = .closed(try await socket.closeResult)
         } catch {
