@@ -1,6 +1,7 @@
 import Foundation
-import Relay
 import Testing
+
+@testable import Relay
 
 @Suite struct SignsOfLifeTests {
     func dataDirectory() -> URL {
@@ -82,7 +83,7 @@ import Testing
         let data = dataDirectory()
         let tenants = data.appendingPathComponent("tenants")
         try FileManager.default.createDirectory(at: tenants, withIntermediateDirectories: true)
-        try "acme 1764800000.000\nbeta 17648x\ngamma inf\n\ndelta\nepsilon 1764800009.5"
+        try "acme 1764800000.000\nbeta 17648x\ngamma inf\n\ndelta\nzeta 1e300\neta -5\nepsilon 1764800009.5"
             .write(to: tenants.appendingPathComponent("alive"), atomically: true, encoding: .utf8)
         let book = SignsOfLife(dataDirectory: data)
         #expect(book.load(tenant: "acme") == Date(timeIntervalSince1970: 1_764_800_000))
@@ -90,6 +91,17 @@ import Testing
         #expect(book.load(tenant: "gamma") == nil)
         #expect(book.load(tenant: "delta") == nil)
         #expect(book.load(tenant: "epsilon") == Date(timeIntervalSince1970: 1_764_800_009.5))
+        #expect(book.load(tenant: "zeta") == nil, "an absurd time is no time")
+        #expect(book.load(tenant: "eta") == nil)
+        book.record(Date(timeIntervalSince1970: 1e300), tenant: "theta")
+        #expect(try book.flush(), "an absurd time from the clock is written, not a crash")
+    }
+
+    @Test func timesToTheMillisecond() {
+        #expect(SignsOfLife.secondsText(Date(timeIntervalSince1970: 1_764_800_000.25)) == "1764800000.250")
+        #expect(SignsOfLife.secondsText(Date(timeIntervalSince1970: 1_764_800_000.0004)) == "1764800000.000")
+        #expect(SignsOfLife.secondsText(Date(timeIntervalSince1970: 1_764_800_000.0996)) == "1764800000.100")
+        #expect(SignsOfLife.secondsText(Date(timeIntervalSince1970: 7.007)) == "7.007")
     }
 
     /// A data directory that cannot be written keeps the times in memory for the next attempt.

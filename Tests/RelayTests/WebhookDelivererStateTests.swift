@@ -7,8 +7,8 @@ import Testing
 /// overtaking an earlier event of its call that waits in the journal.
 @Suite("Webhook delivery from memory")
 struct WebhookDelivererStateTests {
-    func delivery(_ call: String, _ sequence: Int64) -> PendingDelivery {
-        PendingDelivery(sequence: sequence, callKey: call, attempts: 0, json: "{}", eventId: "evt_\(sequence)", nextAt: Date())
+    func delivery(_ call: String, _ sequence: Int64, json: String = "{}") -> PendingDelivery {
+        PendingDelivery(sequence: sequence, callKey: call, attempts: 0, json: json, eventId: "evt_\(sequence)", nextAt: Date())
     }
 
     func take(_ state: inout WebhookDeliverer.State, _ delivery: PendingDelivery, concurrency: Int) -> Bool {
@@ -41,7 +41,7 @@ struct WebhookDelivererStateTests {
         #expect(next(&state, "a") == 2)
         #expect(next(&state, "a") == 3)
         #expect(next(&state, "a") == nil)
-        state.release("a")
+        state.release("a", concurrency: 4)
         #expect(take(&state, delivery("a", 4), concurrency: 4), "a released call starts again from memory")
     }
 
@@ -66,15 +66,17 @@ struct WebhookDelivererStateTests {
         #expect(take(&state, delivery("b", 3), concurrency: 4))
     }
 
-    @Test("a call refused once (busy, paused, or at the concurrency limit) stays with the journal, so it keeps its order")
+    @Test("a call refused once (busy, paused, or past the memory queue) stays with the journal, so it keeps its order")
     func refusals() {
         var state = ready()
         state.inFlight = ["busy"]
         #expect(!take(&state, delivery("busy", 1), concurrency: 4), "delivered from the journal right now")
+        let big = String(repeating: "x", count: WebhookDeliverer.queueLimit)
         #expect(take(&state, delivery("x", 2), concurrency: 2))
-        #expect(!take(&state, delivery("full", 3), concurrency: 2), "over the concurrency limit")
-        state.release("busy")
-        state.release("x")
+        #expect(
+            !take(&state, delivery("full", 3, json: big + "x"), concurrency: 2), "over the concurrency limit, too big to wait")
+        state.release("busy", concurrency: 2)
+        state.release("x", concurrency: 2)
         #expect(!take(&state, delivery("busy", 4), concurrency: 4), "event 1 may still be pending")
         #expect(!take(&state, delivery("full", 5), concurrency: 4), "event 3 is pending")
         state.endpoint.pausedUntil = .now + .seconds(60)
@@ -82,12 +84,78 @@ struct WebhookDelivererStateTests {
         #expect(state.blocked == ["busy", "full", "paused"])
     }
 
+    @Test("with every place taken, new calls wait in memory in order and take the places as chains end")
+    func queue() {
+        var state = ready()
+        #expect(take(&state, delivery("a", 1), concurrency: 2))
+        #expect(take(&state, delivery("b", 2), concurrency: 2))
+        #expect(take(&state, delivery("c", 3), concurrency: 2), "waits in memory, not in the journal")
+        #expect(take(&state, delivery("d", 4), concurrency: 2))
+        #expect(take(&state, delivery("c", 5), concurrency: 2), "joins its call in the queue")
+        #expect(state.toStart.map(\.sequence) == [1, 2])
+        #expect(state.blocked.isEmpty)
+        #expect(state.busyCalls == ["a", "b", "c", "d"], "a journal read skips the waiting calls")
+        state.toStart = []
+        state.release("a", concurrency: 2)
+        #expect(state.toStart.map(\.sequence) == [3], "the oldest waiting call takes the place")
+        #expect(state.inFlight == ["b", "c"])
+        #expect(next(&state, "c") == 5)
+        #expect(next(&state, "c") == nil)
+        #expect(take(&state, delivery("c", 6), concurrency: 2), "joins the running chain")
+        #expect(next(&state, "c") == 6)
+        state.release("b", concurrency: 2)
+        #expect(state.toStart.map(\.sequence) == [3, 4])
+        #expect(state.queued.isEmpty && state.queuedBytes == 0)
+    }
+
+    @Test("a journal read that finds a call waiting in memory leaves it to memory")
+    func queuedNotStartedFromJournal() {
+        var state = ready()
+        #expect(take(&state, delivery("a", 1), concurrency: 1))
+        #expect(take(&state, delivery("b", 2), concurrency: 1))
+        #expect(state.isBusy("b"))
+        #expect(!state.isBusy("c"))
+    }
+
+    @Test("when the endpoint is held, the waiting calls go back to the journal, blocked, so nothing is tried early")
+    func queueSpilledWhenHeld() {
+        var state = ready()
+        #expect(take(&state, delivery("a", 1), concurrency: 1))
+        #expect(take(&state, delivery("b", 2), concurrency: 1))
+        #expect(take(&state, delivery("b", 3), concurrency: 1))
+        state.endpoint.pausedUntil = .now + .seconds(60)
+        state.needsRead = false
+        state.toStart = []
+        state.release("a", concurrency: 1)
+        #expect(state.toStart.isEmpty)
+        #expect(state.queued.isEmpty && state.queuedBytes == 0)
+        #expect(state.blocked == ["b"], "its events are pending in the journal, where they keep their order")
+        #expect(state.needsRead)
+        state.endpoint.pausedUntil = nil
+        #expect(!take(&state, delivery("b", 4), concurrency: 1))
+    }
+
+    @Test("the bodies waiting in memory are bounded; past the bound a call stays with the journal")
+    func queueBounded() {
+        var state = ready()
+        let half = String(repeating: "x", count: WebhookDeliverer.queueLimit / 2)
+        #expect(take(&state, delivery("a", 1), concurrency: 1))
+        #expect(take(&state, delivery("b", 2, json: half), concurrency: 1))
+        #expect(take(&state, delivery("c", 3, json: half), concurrency: 1))
+        #expect(!take(&state, delivery("d", 4), concurrency: 1))
+        #expect(!take(&state, delivery("c", 5), concurrency: 1), "after the queue, so after its earlier event")
+        #expect(state.blocked == ["c", "d"])
+        state.release("a", concurrency: 1)
+        #expect(state.toStart.last?.sequence == 2)
+        #expect(take(&state, delivery("e", 6), concurrency: 1), "room again")
+    }
+
     @Test("a release during the loop's read is remembered, so the read's stale rows do not start the call again")
     func releasedDuringRead() {
         var state = ready()
         state.releasedDuringRead = []
         #expect(take(&state, delivery("a", 1), concurrency: 4))
-        state.release("a")
+        state.release("a", concurrency: 4)
         #expect(state.releasedDuringRead == ["a"])
     }
 

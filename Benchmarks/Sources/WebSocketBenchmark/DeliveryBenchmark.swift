@@ -299,18 +299,44 @@ enum DeliveryBenchmark {
         }
 
         /// How many complete lines were appended since the last call (reading only those bytes), not
-        /// counting lines that contain one of `skipping`.
+        /// counting lines that contain one of `skipping`. With `memchr` and `memmem`: it runs in the
+        /// relay's process while events flow, and `Data`'s generic `split` and `firstRange` took a
+        /// sixth of that process's CPU at full speed.
         func countNew(skipping: [[UInt8]] = []) -> Int {
-            newLines().count { line in !skipping.contains { line.firstRange(of: $0) != nil } }
+            guard let data = newBytes() else { return 0 }
+            partial.append(data)
+            var count = 0
+            var consumed = 0
+            partial.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                guard let base = raw.baseAddress else { return }
+                var start = 0
+                while start < raw.count, let newline = memchr(base + start, 0x0A, raw.count - start) {
+                    let end = base.distance(to: UnsafeRawPointer(newline))
+                    let skipped = skipping.contains { pattern in
+                        pattern.withUnsafeBytes { memmem(base + start, end - start, $0.baseAddress, $0.count) != nil }
+                    }
+                    if !skipped { count += 1 }
+                    start = end + 1
+                }
+                consumed = start
+            }
+            partial.removeFirst(consumed)
+            return count
+        }
+
+        /// The bytes appended since the last call, or nil.
+        private func newBytes() -> Data? {
+            guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
+            defer { try? handle.close() }
+            try? handle.seek(toOffset: offset)
+            guard let data = try? handle.readToEnd(), !data.isEmpty else { return nil }
+            offset += UInt64(data.count)
+            return data
         }
 
         /// The complete lines appended since the last call; a line still being written waits for the next.
         private func newLines() -> [Data.SubSequence] {
-            guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
-            defer { try? handle.close() }
-            try? handle.seek(toOffset: offset)
-            guard let data = try? handle.readToEnd(), !data.isEmpty else { return [] }
-            offset += UInt64(data.count)
+            guard let data = newBytes() else { return [] }
             partial.append(data)
             guard let end = partial.lastIndex(of: 0x0A) else { return [] }
             let complete = Data(partial[partial.startIndex..<end])
@@ -371,3 +397,10 @@ enum DeliveryBenchmark {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+/// glibc's memmem, a GNU extension the Glibc module does not export.
+@_silgen_name("memmem")
+func memmem(
+    _ haystack: UnsafeRawPointer, _ haystackLength: Int, _ needle: UnsafeRawPointer?, _ needleLength: Int
+)
+    -> UnsafeMutableRawPointer?

@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Every tenant source as one service: cancelled on graceful shutdown, which closes each socket with
@@ -19,17 +20,20 @@ struct TenantSourcesService: Service {
                     group.addTask { await source.run() }
                 }
                 group.addTask {
-                    while (try? await Task.sleep(for: .seconds(1))) != nil { saveSignsOfLife { try $0.flushIfDue() } }
+                    while (try? await Task.sleep(for: .seconds(1))) != nil { await saveSignsOfLife { try $0.flushIfDue() } }
                 }
             }
         }
         // Every source has noted where its stream stopped.
-        saveSignsOfLife { try $0.flush() }
+        await saveSignsOfLife { try $0.flush() }
     }
 
-    private func saveSignsOfLife(_ write: (SignsOfLife) throws -> Bool) {
+    /// On the I/O thread pool: ten thousand tenants are some milliseconds of formatting and a write,
+    /// which would hold up a thread of the pool that hands events on.
+    private func saveSignsOfLife(_ write: @escaping @Sendable (SignsOfLife) throws -> Bool) async {
+        let signsOfLife = self.signsOfLife
         do {
-            _ = try write(signsOfLife)
+            _ = try await NIOThreadPool.singleton.runIfActive { try write(signsOfLife) }
         } catch {
             logger.warning(
                 "cannot keep the tenants' last signs of life; a gap across a restart may go unrecorded",

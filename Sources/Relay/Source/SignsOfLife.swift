@@ -39,7 +39,7 @@ public final class SignsOfLife: Sendable {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             for line in text.split(separator: "\n") {
                 guard let space = line.firstIndex(of: " "), let seconds = Double(line[line.index(after: space)...]),
-                    seconds.isFinite
+                    Self.plausible(seconds)
                 else { continue }  // a line cut short by a crash loses only that tenant's time
                 state.dates[String(line[..<space])] = Date(timeIntervalSince1970: seconds)
             }
@@ -54,7 +54,7 @@ public final class SignsOfLife: Sendable {
             // An older layout's `tenants/NAME.alive`.
             let legacy = directory + "/\(tenant).alive"
             guard let text = try? String(contentsOfFile: legacy, encoding: .utf8),
-                let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), seconds.isFinite
+                let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.plausible(seconds)
             else { return nil }
             let date = Date(timeIntervalSince1970: seconds)
             state.dates[tenant] = date
@@ -83,6 +83,21 @@ public final class SignsOfLife: Sendable {
         return due ? try flush(at: now) : false
     }
 
+    /// A time a relay could have written: after 1970 and before the year 5000, whatever a hand edit
+    /// or a damaged disk left.
+    static func plausible(_ seconds: Double) -> Bool { seconds.isFinite && seconds > 0 && seconds < 95_617_584_000 }
+
+    /// Seconds since 1970 to the millisecond, as `1764800000.250`, without `String(format:)`: ten
+    /// thousand tenants are formatted at each write.
+    static func secondsText(_ date: Date) -> String {
+        guard let milliseconds = Int64(exactly: (date.timeIntervalSince1970 * 1000).rounded()), milliseconds >= 0 else {
+            return "0.000"
+        }
+        let (whole, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let digits = String(fraction)
+        return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits
+    }
+
     /// Writes every tenant's time if any changed since the last write; returns whether it wrote.
     @discardableResult
     public func flush(at now: ContinuousClock.Instant = .now) throws -> Bool {
@@ -93,8 +108,11 @@ public final class SignsOfLife: Sendable {
             state.writtenAt = now
             var text = ""
             text.reserveCapacity(state.dates.count * 32)
-            for (tenant, date) in state.dates.sorted(by: { $0.key < $1.key }) {
-                text += "\(tenant) \(String(format: "%.3f", date.timeIntervalSince1970))\n"
+            for (tenant, date) in state.dates {
+                text += tenant
+                text += " "
+                text += Self.secondsText(date)
+                text += "\n"
             }
             defer { state.legacyFiles.removeAll() }
             return (text, state.legacyFiles)

@@ -59,6 +59,13 @@ public final class WebhookDeliverer: EventSink {
         var toStart: [PendingDelivery] = []
         /// Per call being delivered from memory: the events committed since its chain started.
         var fresh: [String: [PendingDelivery]] = [:]
+        /// Calls handed over while every place was taken, waiting in memory for one, in the order
+        /// they came, each with its events in order. A journal read skips them as it skips calls in
+        /// flight; while the endpoint is held they go back to the journal (``spillQueue()``).
+        var queued: [String: [PendingDelivery]] = [:]
+        var queueOrder = CircularBuffer<String>()
+        /// The bodies' bytes waiting in `queued`, at most ``WebhookDeliverer/queueLimit``.
+        var queuedBytes = 0
         /// Something only the journal can tell is waiting: an event not delivered from memory, a call
         /// from the journal that ended, a failure.
         var needsRead = true
@@ -95,14 +102,63 @@ public final class WebhookDeliverer: EventSink {
                 fresh[call]?.append(delivery)
                 return true
             }
-            guard !inFlight.contains(call), !isHeld, inFlight.count < concurrency else {
+            guard !inFlight.contains(call), !isHeld else {
                 block(call)
                 return false
             }
-            inFlight.insert(call)
-            fresh[call] = []
-            toStart.append(delivery)
+            if inFlight.count < concurrency, queued[call] == nil {
+                inFlight.insert(call)
+                fresh[call] = []
+                toStart.append(delivery)
+                return true
+            }
+            // Every place is taken: wait in memory rather than in the journal, which would cost
+            // reads to find it again. Past the limit the journal keeps it, and the call's later events.
+            guard queuedBytes + delivery.json.utf8.count <= WebhookDeliverer.queueLimit else {
+                block(call)
+                return false
+            }
+            if queued[call] == nil { queueOrder.append(call) }
+            queued[call, default: []].append(delivery)
+            queuedBytes += delivery.json.utf8.count
             return true
+        }
+
+        /// Whether the call is being delivered or waits in memory for a place: a journal read must not
+        /// start it.
+        func isBusy(_ call: String) -> Bool { inFlight.contains(call) || queued[call] != nil }
+
+        /// Calls a journal read must skip.
+        var busyCalls: Set<String> { queued.isEmpty ? inFlight : inFlight.union(queued.keys) }
+
+        /// Gives free places to the calls waiting in memory, oldest first, for the loop to start;
+        /// while the endpoint is held, hands them back to the journal instead.
+        mutating func startQueued(concurrency: Int) {
+            if isHeld {
+                spillQueue()
+                return
+            }
+            while inFlight.count < concurrency, !queueOrder.isEmpty {
+                let call = queueOrder.removeFirst()
+                guard var deliveries = queued.removeValue(forKey: call), !deliveries.isEmpty else { continue }
+                for delivery in deliveries { queuedBytes -= delivery.json.utf8.count }
+                let first = deliveries.removeFirst()
+                inFlight.insert(call)
+                fresh[call] = deliveries
+                toStart.append(first)
+            }
+        }
+
+        /// The waiting calls go back to the journal, where their events are pending: blocked, so
+        /// that their later events follow them there in order.
+        mutating func spillQueue() {
+            guard !queueOrder.isEmpty else { return }
+            let calls = queueOrder
+            queued = [:]
+            queueOrder.removeAll()
+            queuedBytes = 0
+            for call in calls { block(call) }
+            needsRead = true
         }
 
         mutating func block(_ call: String) {
@@ -123,13 +179,19 @@ public final class WebhookDeliverer: EventSink {
             return fresh[call]?.removeFirst()
         }
 
-        /// A call's chain is over: the call is free for the loop (and for memory, unless blocked).
-        mutating func release(_ call: String) {
+        /// A call's chain is over: the call is free for the loop (and for memory, unless blocked), and
+        /// its place goes to the oldest call waiting in memory.
+        mutating func release(_ call: String, concurrency: Int) {
             inFlight.remove(call)
             fresh[call] = nil
             releasedDuringRead?.insert(call)
+            startQueued(concurrency: concurrency)
         }
     }
+
+    /// At most this many bytes of event bodies wait in memory for a place, per endpoint: enough to
+    /// keep every place busy at full speed, and memory stays bounded when the endpoint is slow.
+    static let queueLimit = 1 << 20
 
     /// At most this many calls are tracked in `newestWritten`.
     static let trackedCallsLimit = 10_000
@@ -276,8 +338,11 @@ public final class WebhookDeliverer: EventSink {
                             $0.releasedDuringRead = []
                         }
                         defer { state.withLockedValue { $0.releasedDuringRead = nil } }
+                        // Calls waiting in memory are skipped like those in flight (read here: a wait
+                        // in memory implies every place was taken, so this is rarely more than `busy`).
+                        let busyCalls = state.withLockedValue(\.busyCalls).union(busy)
                         let due = try await journal.dueDeliveries(
-                            endpoint: key, limit: concurrency - busy.count, busyCalls: busy)
+                            endpoint: key, limit: concurrency - busy.count, busyCalls: busyCalls)
                         for delivery in due { start(delivery, probe: false, in: &group) }
                         // A full batch: more may be due. Otherwise everything due now has started.
                         if due.count == concurrency - busy.count {
@@ -325,7 +390,7 @@ public final class WebhookDeliverer: EventSink {
     private func start(_ delivery: PendingDelivery, probe: Bool, in group: inout DiscardingTaskGroup) {
         let started = state.withLockedValue { state in
             state.seenInJournal = max(state.seenInJournal, delivery.sequence)
-            if state.inFlight.contains(delivery.callKey) || state.releasedDuringRead?.contains(delivery.callKey) == true {
+            if state.isBusy(delivery.callKey) || state.releasedDuringRead?.contains(delivery.callKey) == true {
                 state.needsRead = true
                 return false
             }
@@ -393,7 +458,7 @@ public final class WebhookDeliverer: EventSink {
             if unblock, (state.newestWritten[call] ?? 0) <= lastDelivered, !state.fromMemoryOff {
                 state.blocked.remove(call)
             }
-            state.release(call)
+            state.release(call, concurrency: concurrency)
             state.needsRead = true
         }
     }
@@ -419,7 +484,10 @@ public final class WebhookDeliverer: EventSink {
             recorded = nil
             let next = state.withLockedValue { state -> PendingDelivery? in
                 if let next = state.nextFresh(call) { return next }
-                state.release(call)
+                // A blocked call has an event in the journal that a read made while the chain ran
+                // skipped; the next read must look again.
+                if state.blocked.contains(call) || state.fromMemoryOff { state.needsRead = true }
+                state.release(call, concurrency: concurrency)
                 return nil
             }
             guard let next else { return }
@@ -428,7 +496,7 @@ public final class WebhookDeliverer: EventSink {
         if let recorded { await journal.waitUntilRecorded(recorded) }
         state.withLockedValue { state in
             state.block(call)
-            state.release(call)
+            state.release(call, concurrency: concurrency)
             state.needsRead = true
         }
     }
