@@ -70,6 +70,22 @@ struct JournalDeliveriesTests {
         #expect(try journal.backlog().first?.delivered == 3)
     }
 
+    @Test("a chain reads its call's next events a batch at a time, in order, and never past one waiting for its retry")
+    func batches() async throws {
+        let journal = try open()
+        try await commitTwoCalls(journal)
+        let all = try await journal.nextDeliveries(endpoint: endpoint, callKey: "one", after: 0, now: Date(), limit: 16)
+        #expect(all.map(\.sequence) == [1, 3, 5])
+        #expect(
+            try await journal.nextDeliveries(endpoint: endpoint, callKey: "one", after: 1, now: Date(), limit: 1).map(
+                \.sequence) == [3])
+        try await journal.markFailed(
+            endpoint: endpoint, sequence: 3, attempts: 1, error: "HTTP 500", retryAt: Date().addingTimeInterval(300))
+        let held = try await journal.nextDeliveries(endpoint: endpoint, callKey: "one", after: 0, now: Date(), limit: 16)
+        #expect(held.map(\.sequence) == [1], "event 5 waits behind event 3's retry")
+        #expect(try await journal.nextDeliveries(endpoint: endpoint, callKey: "one", after: 1, now: Date(), limit: 16).isEmpty)
+    }
+
     @Test("a failed event holds its call's later events back until its retry; other calls go on")
     func failureHoldsTheCall() async throws {
         let journal = try open()
@@ -240,8 +256,9 @@ struct JournalDeliveriesTests {
                     while delivered < eventsPerCall {
                         let stillCommitting = committing.withLockedValue { $0 }
                         guard
-                            let next = try await journal.nextDelivery(
-                                endpoint: endpoint, callKey: "call-\(call)", after: last, now: .distantFuture)
+                            let next = try await journal.nextDeliveries(
+                                endpoint: endpoint, callKey: "call-\(call)", after: last, now: .distantFuture, limit: 1
+                            ).first
                         else {
                             // All committed and still not found: the test fails rather than spin.
                             guard stillCommitting else {

@@ -11,6 +11,7 @@ import Relay
 //   Benchmarks/.build/release/WebSocketBenchmark journal-read [--events N] [--repeat R] [--callrelay PATH] [--keep DATA_DIR]
 //   swift run -c release --package-path Benchmarks WebSocketBenchmark tenants [--tenants N]
 //   Benchmarks/.build/release/WebSocketBenchmark delivery [--rate 1000] [--seconds 20] [--durability full|normal] [--peers python|swift] [--idle-tenants N] [--timeline] [--log-level warning]
+//   Benchmarks/.build/release/WebSocketBenchmark backlog [--events 20000]
 //   taskset -c 0 Benchmarks/.build/release/WebSocketBenchmark pipeline [--events N] [--rate R] [--durability full|normal] [--stages] [--keep DATA_DIR]
 //
 // The driver starts the sender and every receive run as processes of their own, so each run's CPU
@@ -88,6 +89,10 @@ do {
             swiftPeers: option("--peers") == "swift",
             logLevel: option("--log-level").flatMap { Logger.Level(rawValue: $0) } ?? .error,
             idleTenants: option("--idle-tenants").flatMap(Int.init) ?? 0, timeline: flag("--timeline"))
+        // The peers' pipes keep Foundation waiting at exit.
+        exit(0)
+    case "backlog":
+        try await BacklogBenchmark.run(events: option("--events").flatMap(Int.init) ?? 20_000)
         // The peers' pipes keep Foundation waiting at exit.
         exit(0)
     case "delivery-peers":

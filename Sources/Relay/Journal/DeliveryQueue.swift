@@ -14,10 +14,11 @@ public protocol DeliveryQueue: Sendable {
     func dueDeliveries(
         endpoint: String, now: Date, limit: Int, busyCalls: Set<String>
     ) async throws(JournalError) -> [PendingDelivery]
-    /// The call's pending delivery after `sequence`, if it is due.
-    func nextDelivery(
-        endpoint: String, callKey: String, after sequence: Int64, now: Date
-    ) async throws(JournalError) -> PendingDelivery?
+    /// Up to `limit` of the call's pending deliveries after `sequence`, in order, up to the first one
+    /// that is not due.
+    func nextDeliveries(
+        endpoint: String, callKey: String, after sequence: Int64, now: Date, limit: Int
+    ) async throws(JournalError) -> [PendingDelivery]
     /// Whether any of the call's deliveries is pending, due or not.
     func hasPending(endpoint: String, callKey: String) async throws(JournalError) -> Bool
     /// When the next pending delivery is due, if any is.
@@ -42,7 +43,7 @@ extension DeliveryQueue {
     }
 
     func nextDelivery(endpoint: String, callKey: String, after sequence: Int64) async throws(JournalError) -> PendingDelivery? {
-        try await nextDelivery(endpoint: endpoint, callKey: callKey, after: sequence, now: Date())
+        try await nextDeliveries(endpoint: endpoint, callKey: callKey, after: sequence, now: Date(), limit: 1).first
     }
 
     func nextDue(endpoint: String) async throws(JournalError) -> Date? {

@@ -52,26 +52,28 @@ extension Journal {
         return Array(rows.filter { !busyCalls.contains($0.callKey) }.prefix(limit))
     }
 
-    /// The delivery of the same call that follows `sequence`, if one is pending and due. Unlike
-    /// ``dueDeliveries(endpoint:now:limit:busyCalls:)`` it does not need the earlier delivery to be
-    /// recorded yet, so a call's events go out back to back.
-    public func nextDelivery(
-        endpoint: String, callKey: String, after sequence: Int64, now: Date = Date()
-    ) async throws(JournalError) -> PendingDelivery? {
+    /// The deliveries of the same call that follow `sequence`, pending, in order, up to `limit` and
+    /// up to the first that is not due. Unlike ``dueDeliveries(endpoint:now:limit:busyCalls:)`` it does
+    /// not need the earlier deliveries to be recorded yet, so a call's events go out back to back, and
+    /// a chain reads its call's backlog a batch at a time rather than once per event.
+    public func nextDeliveries(
+        endpoint: String, callKey: String, after sequence: Int64, now: Date = Date(), limit: Int
+    ) async throws(JournalError) -> [PendingDelivery] {
         let sql = """
             SELECT d.seq, d.call_key, d.attempts, e.body, e.id, d.next_at
             FROM deliveries d INDEXED BY deliveries_call JOIN events e ON e.seq = d.seq
             WHERE d.endpoint = ? AND d.call_key = ? AND d.state = 'pending' AND d.seq > ? AND d.seq <= ?
-              AND d.next_at <= ?
-            ORDER BY d.seq LIMIT 1
+            ORDER BY d.seq LIMIT ?
             """
         let durable = durableSequence
-        return try await read { db in
-            try Row.fetchOne(
-                db.cachedStatement(sql: sql), arguments: [endpoint, callKey, sequence, durable, now.timeIntervalSince1970]
+        let rows = try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: sql), arguments: [endpoint, callKey, sequence, durable, max(1, limit)]
             )
             .map(Self.pendingDelivery)
         }
+        // A delivery waiting for its retry holds back the call's later ones.
+        return Array(rows.prefix { $0.nextAt.timeIntervalSince1970 <= now.timeIntervalSince1970 })
     }
 
     /// Up to `limit` calls with a delivery to `endpoint` pending (due or not) or dead, and up to

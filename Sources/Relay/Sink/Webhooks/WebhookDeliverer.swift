@@ -193,6 +193,9 @@ public final class WebhookDeliverer: EventSink {
     /// keep every place busy at full speed, and memory stays bounded when the endpoint is slow.
     static let queueLimit = 1 << 20
 
+    /// A chain from the journal reads its call's next deliveries this many at a time.
+    static let readAhead = 16
+
     /// At most this many calls are tracked in `newestWritten`.
     static let trackedCallsLimit = 10_000
 
@@ -416,24 +419,31 @@ public final class WebhookDeliverer: EventSink {
         var recorded: DeliveredMarkTicket?
         // Whether the chain ended with nothing of the call left pending as far as it read.
         var drained = false
+        // The call's next deliveries, read a batch at a time: a backlog costs a read per batch.
+        var ahead: [PendingDelivery] = []
         while case .delivered(let ticket) = await attempt(delivery, probe: probe) {
             recorded = ticket
             if Task.isCancelled { break }
             probe = false
             if state.withLockedValue(\.isHeld) { break }
+            if !ahead.isEmpty {
+                delivery = ahead.removeFirst()
+                continue
+            }
             // In a steady flow a call's events come seconds apart: most chains end here, unread.
             guard mayHaveMore(call: call, after: delivery.sequence) else {
                 drained = true
                 break
             }
             do {
-                guard let next = try await journal.nextDelivery(endpoint: key, callKey: call, after: delivery.sequence)
-                else {
+                ahead = try await journal.nextDeliveries(
+                    endpoint: key, callKey: call, after: delivery.sequence, now: Date(), limit: Self.readAhead)
+                guard let last = ahead.last else {
                     drained = true
                     break
                 }
-                state.withLockedValue { $0.seenInJournal = max($0.seenInJournal, next.sequence) }
-                delivery = next
+                state.withLockedValue { $0.seenInJournal = max($0.seenInJournal, last.sequence) }
+                delivery = ahead.removeFirst()
             } catch {
                 if !Task.isCancelled {
                     logger.error("cannot read the deliveries from the journal", metadata: ["error": "\(error)"])
