@@ -101,23 +101,24 @@ public final class SignsOfLife: Sendable {
     /// Writes every tenant's time if any changed since the last write; returns whether it wrote.
     @discardableResult
     public func flush(at now: ContinuousClock.Instant = .now) throws -> Bool {
-        let (text, legacy) = state.withLockedValue { state -> (String?, [String]) in
+        // A copy, formatted outside the lock, which every tenant's messages take.
+        let (dates, legacy) = state.withLockedValue { state -> ([String: Date]?, [String]) in
             guard state.changed else { return (nil, []) }
             state.changed = false
             state.added = false
             state.writtenAt = now
-            var text = ""
-            text.reserveCapacity(state.dates.count * 32)
-            for (tenant, date) in state.dates {
-                text += tenant
-                text += " "
-                text += Self.secondsText(date)
-                text += "\n"
-            }
             defer { state.legacyFiles.removeAll() }
-            return (text, state.legacyFiles)
+            return (state.dates, state.legacyFiles)
         }
-        guard let text else { return false }
+        guard let dates else { return false }
+        var text = ""
+        text.reserveCapacity(dates.count * 32)
+        for (tenant, date) in dates {
+            text += tenant
+            text += " "
+            text += Self.secondsText(date)
+            text += "\n"
+        }
         do {
             try DataDirectory.create(URL(fileURLWithPath: directory))
             try ReplacedFile.write(text, to: path, mode: DataDirectory.fileMode, durable: false)
