@@ -22,33 +22,24 @@ enum BacklogBenchmark {
         try FileManager.default.createDirectory(at: peerFiles, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: peerFiles) }
         let record = peerFiles.appendingPathComponent("received.jsonl")
-        let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let (command, arguments) = Driver.pinned(
-            me,
-            [
-                "delivery-peers", "--manifest", peerFiles.appendingPathComponent("manifest.jsonl").path, "--record", record.path,
-                "--secret", secret, "--ca-out",
-                directory.appendingPathComponent("ca.pem").path, "--events", "0",
-            ], core: 1)
-        let peers = try DeliveryBenchmark.launch(command, arguments)
-        defer { kill(peers.processIdentifier, SIGKILL) }
-        let ready = try DeliveryBenchmark.readyLine(peers)
-        guard let rest = ready["rest"] as? String, let ca = ready["ca"] as? String, let crmURL = ready["crm"] as? String
-        else { throw BenchmarkError("the Swift peers did not start: \(ready)") }
+        let peers = try SwiftPeers.launch(
+            manifest: peerFiles.appendingPathComponent("manifest.jsonl").path, record: record.path,
+            secret: DeliveryBenchmark.secret, caOut: directory.appendingPathComponent("ca.pem").path, events: 0)
+        defer { kill(peers.process.processIdentifier, SIGKILL) }
 
         let data = directory.appendingPathComponent("data")
-        let endpoint = RelayConfiguration.WebhookEndpoint(url: crmURL, secrets: [secret])
-        let ids = try await fill(data, events: count, url: crmURL)
+        let endpoint = RelayConfiguration.WebhookEndpoint(url: peers.crm, secrets: [DeliveryBenchmark.secret])
+        // Owed to the endpoint, as a relay whose CRM was down leaves them.
+        let routes = ["acme": [DeliveryRoute(tenant: "acme", url: peers.crm, types: [])]]
+        let ids = try await GeneratedJournal.commit(
+            count, to: Journal(directory: data, options: JournalOptions(durability: .normal), routes: routes))
         FileHandle.standardError.write(Data("journal holds \(ids.count) undelivered events; starting the relay\n".utf8))
 
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let credentials = XelionCredentials(
-            baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
         let configuration = RelayConfiguration(
             dataDirectory: data,
-            tenants: [.init(name: "acme", xelion: .init(credentials: credentials, caFile: ca), webhooks: [endpoint])],
+            tenants: [.simulated("acme", rest: peers.rest, caFile: peers.ca, webhooks: [endpoint])],
             logStream: .init(path: "/dev/null")
         )
         let start = Date()
@@ -79,7 +70,7 @@ enum BacklogBenchmark {
             )
         }
         let drained = Double(ids.count) / max(last - start.timeIntervalSince1970, 0.001)
-        let loop = try await DeliveryBenchmark.bareClientRate(url: crmURL, secret: secret, posts: ids.count)
+        let loop = try await DeliveryBenchmark.bareClientRate(url: peers.crm, secret: DeliveryBenchmark.secret, posts: ids.count)
         FileHandle.standardError.write(
             Data(
                 String(
@@ -88,27 +79,5 @@ enum BacklogBenchmark {
                     ids.count, drained, loop, drained / loop
                 ).utf8))
         emitLine(#"{"events":\#(ids.count),"drainedPerSecond":\#(drained),"bareClientPerSecond":\#(loop)}"#)
-    }
-
-    /// Commits `count` generated events with a delivery owed to `url`, as a relay whose CRM was down
-    /// leaves them; returns their ids.
-    static func fill(_ data: URL, events count: Int, url: String) async throws -> Set<String> {
-        let routes = ["acme": [DeliveryRoute(tenant: "acme", url: url, types: [])]]
-        let journal = try Journal(directory: data, options: JournalOptions(durability: .normal), routes: routes)
-        let mapping = XelionMapping(tenant: "acme")
-        var ids: Set<String> = []
-        var batch: [CallEvent] = []
-        // Repeated hangups are dropped: generate a fifth more than asked.
-        for text in PipelineBenchmark.messages(count + count / 5) where ids.count < count {
-            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else { continue }
-            batch.append(mapping.normalize(event, receivedAt: Date()))
-            if batch.count == 1000 || ids.count + batch.count >= count {
-                for entry in try await journal.commit(batch).committed { ids.insert(entry.event.id) }
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { for entry in try await journal.commit(batch).committed { ids.insert(entry.event.id) } }
-        try await journal.waitUntilDurable()
-        return ids
     }
 }

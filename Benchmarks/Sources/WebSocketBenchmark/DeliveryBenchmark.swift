@@ -43,7 +43,6 @@ enum DeliveryBenchmark {
         defer { try? FileManager.default.removeItem(at: peerFiles) }
         let manifest = peerFiles.appendingPathComponent("manifest.jsonl")
         let record = peerFiles.appendingPathComponent("received.jsonl")
-        let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
         // Rate 0: as fast as the PBX can send, for `seconds × 1,000` events.
         let events = Int((rate > 0 ? rate : 1000) * seconds)
         let rest: String
@@ -52,22 +51,11 @@ enum DeliveryBenchmark {
         var processes: [Process] = []
         defer { for process in processes { kill(process.processIdentifier, SIGKILL) } }
         if swiftPeers {
-            let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let (command, arguments) = Driver.pinned(
-                me,
-                [
-                    "delivery-peers", "--manifest", manifest.path, "--record", record.path, "--secret", secret, "--ca-out",
-                    directory.appendingPathComponent("ca.pem").path, "--events", "\(events)", "--rate", "\(rate)",
-                    "--idle-tenants", "\(idleTenants)",
-                ], core: 1)
-            let peers = try launch(command, arguments)
-            processes.append(peers)
-            let ready = try readyLine(peers)
-            guard let base = ready["rest"] as? String, let caPath = ready["ca"] as? String, let url = ready["crm"] as? String
-            else {
-                throw BenchmarkError("the Swift peers did not start: \(ready)")
-            }
-            (rest, ca, crmURL) = (base, caPath, url)
+            let peers = try SwiftPeers.launch(
+                manifest: manifest.path, record: record.path, secret: secret,
+                caOut: directory.appendingPathComponent("ca.pem").path, events: events, rate: rate, idleTenants: idleTenants)
+            processes.append(peers.process)
+            (rest, ca, crmURL) = (peers.rest, peers.ca, peers.crm)
         } else {
             let (restPort, wsPort, port) = (freePort(), freePort(), freePort())
             let pbx = try launch(
@@ -94,24 +82,13 @@ enum DeliveryBenchmark {
 
         var logger = Logger(label: "bench")
         logger.logLevel = logLevel
-        let credentials = XelionCredentials(
-            baseURL: rest + "acme/", userName: "admin", password: "secret", userSpace: "callrelay-bench")
-        let idle = (0..<idleTenants).map { index -> RelayConfiguration.Tenant in
-            let name = idleTenantName(index)
-            let credentials = XelionCredentials(
-                baseURL: rest + name + "/", userName: "admin", password: "secret", userSpace: "callrelay-\(name)")
-            return .init(name: name, xelion: .init(credentials: credentials, caFile: ca))
-        }
+        let idle = (0..<idleTenants).map { RelayConfiguration.Tenant.simulated(idleTenantName($0), rest: rest, caFile: ca) }
         if idleTenants > 0 {
             _ = FileDescriptorLimit.raise(to: FileDescriptorLimit.needed(tenants: idleTenants + 1, endpoints: 1))
         }
         let configuration = RelayConfiguration(
             dataDirectory: directory.appendingPathComponent("data"),
-            tenants: [
-                .init(
-                    name: "acme", xelion: .init(credentials: credentials, caFile: ca),
-                    webhooks: [.init(url: crmURL, secrets: [secret])])
-            ] + idle,
+            tenants: [.simulated("acme", rest: rest, caFile: ca, webhooks: [.init(url: crmURL, secrets: [secret])])] + idle,
             journal: JournalOptions(durability: durability),
             logStream: .init(path: "/dev/null")
         )
@@ -282,6 +259,9 @@ enum DeliveryBenchmark {
         return Double(bodies.count) / seconds
     }
 
+    /// The webhook secret both sides of the benchmarks use.
+    static let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 29 + 3) % 256) }).base64EncodedString()
+
     static func idleTenantName(_ index: Int) -> String { String(format: "idle%05d", index) }
 
     static func key(_ parts: Any?...) -> String { parts.map { ($0 as? String) ?? "-" }.joined(separator: "|") }
@@ -300,8 +280,8 @@ enum DeliveryBenchmark {
 
         /// How many complete lines were appended since the last call (reading only those bytes), not
         /// counting lines that contain one of `skipping`. With `memchr` and `memmem`: it runs in the
-        /// relay's process while events flow, and `Data`'s generic `split` and `firstRange` took a
-        /// sixth of that process's CPU at full speed.
+        /// relay's process while events flow, where `Data`'s generic `split` and `firstRange` took
+        /// CPU from the relay and showed in its latency.
         func countNew(skipping: [[UInt8]] = []) -> Int {
             guard let data = newBytes() else { return 0 }
             partial.append(data)

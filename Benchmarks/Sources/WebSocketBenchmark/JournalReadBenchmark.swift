@@ -102,20 +102,7 @@ enum JournalReadBenchmark {
         let started = ContinuousClock.now
         let routes = ["acme": [DeliveryRoute(tenant: "acme", url: endpointURL, types: [])]]
         let journal = try Journal(directory: directory, options: JournalOptions(durability: .normal), routes: routes)
-        let mapping = XelionMapping(tenant: "acme")
-        var committed = 0
-        var batch: [CallEvent] = []
-        // Repeated hangups are dropped: generate a fifth more than asked.
-        for text in PipelineBenchmark.messages(count + count / 5) where committed < count {
-            guard case .callEvent(let event) = XelionSocketMessage.decode(text) else { continue }
-            batch.append(mapping.normalize(event, receivedAt: Date()))
-            if batch.count == 1000 {
-                committed += try await journal.commit(batch).committed.count
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { committed += try await journal.commit(batch).committed.count }
-        try await journal.waitUntilDurable()
+        let committed = try await GeneratedJournal.commit(count, to: journal).count
         try Driver.shell(
             "/usr/bin/sqlite3",
             [

@@ -7,11 +7,40 @@ import XelionSimulator
 /// and `WebhookReceiver` (the demo's stand-in CRM, which checks signatures) as the CRM, in a process of
 /// their own.
 ///
-/// On this 2-core machine the Python peers cannot send 1,000 events a second (the PBX peer tops out
-/// near 550, taking a core), and they take the CPU the relay needs; these cost a fraction of that.
+/// On a machine of two cores the Python peers cannot send 1,000 events a second (the PBX peer takes a
+/// core of its own), and they take the CPU the relay needs; these cost a fraction of that.
 /// They write the same manifest and record lines as `xelion_peer.py` and `crm_sink.py`, so the
 /// benchmark measures both the same way.
 enum SwiftPeers {
+    /// The peers' process, pinned to the second core, once it has said where it listens.
+    struct Running {
+        let process: Process
+        /// The simulator's REST base, its CA file, and the CRM's URL.
+        let rest: String
+        let ca: String
+        let crm: String
+    }
+
+    /// Starts the peers in a process of their own (this executable's `delivery-peers`).
+    static func launch(
+        manifest: String, record: String, secret: String, caOut: String, events: Int, rate: Double = 0, idleTenants: Int = 0
+    ) throws -> Running {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let (command, arguments) = Driver.pinned(
+            me,
+            [
+                "delivery-peers", "--manifest", manifest, "--record", record, "--secret", secret, "--ca-out", caOut,
+                "--events", "\(events)", "--rate", "\(rate)", "--idle-tenants", "\(idleTenants)",
+            ], core: 1)
+        let process = try DeliveryBenchmark.launch(command, arguments)
+        let ready = try DeliveryBenchmark.readyLine(process)
+        guard let rest = ready["rest"] as? String, let ca = ready["ca"] as? String, let crm = ready["crm"] as? String else {
+            kill(process.processIdentifier, SIGKILL)
+            throw BenchmarkError("the Swift peers did not start: \(ready)")
+        }
+        return Running(process: process, rest: rest, ca: ca, crm: crm)
+    }
+
     static func serve(
         manifest: String, record: String, secret: String, caOut: String, events: Int, rate: Double, idleTenants: Int = 0
     ) async throws {

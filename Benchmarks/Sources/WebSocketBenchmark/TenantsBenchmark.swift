@@ -44,12 +44,7 @@ enum TenantsBenchmark {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("tenants-bench-\(getpid())")
         let configuration = RelayConfiguration(
             dataDirectory: data,
-            tenants: (0..<tenants).map { index in
-                let name = String(format: "t%04d", index)
-                let credentials = XelionCredentials(
-                    baseURL: restBase + name + "/", userName: "admin", password: "secret", userSpace: "callrelay-\(name)")
-                return .init(name: name, xelion: .init(credentials: credentials, caFile: caFile))
-            }
+            tenants: (0..<tenants).map { .simulated(String(format: "t%04d", $0), rest: restBase, caFile: caFile) }
         )
         let before = residentKiB()
         let start = ContinuousClock.now

@@ -28,8 +28,8 @@ struct TenantSourcesService: Service {
         await saveSignsOfLife { try $0.flush() }
     }
 
-    /// On the I/O thread pool: ten thousand tenants are some milliseconds of formatting and a write,
-    /// which would hold up a thread of the pool that hands events on.
+    /// On the I/O thread pool: with thousands of tenants, formatting them all and writing the file
+    /// would hold up a thread of the pool that hands events on.
     private func saveSignsOfLife(_ write: @escaping @Sendable (SignsOfLife) throws -> Bool) async {
         let signsOfLife = self.signsOfLife
         do {

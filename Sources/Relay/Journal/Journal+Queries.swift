@@ -5,28 +5,27 @@ import Logging
 import NIOConcurrencyHelpers
 
 extension Journal {
-    /// Up to `limit` events after `sequence` that match `filter`, oldest first; with `newest`, the
-    /// last `limit` of them (still oldest first). Safe while the daemon writes: WAL readers see a
-    /// consistent snapshot and never block the writer.
+    /// Up to `limit` events after `sequence` that match `filter`, oldest first (the newest N: after
+    /// ``start(ofNewest:matching:)``). Safe while the daemon writes: WAL readers see a consistent
+    /// snapshot and never block the writer.
     public func entries(
-        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000, newest: Bool = false
+        after sequence: Int64, matching filter: JournalFilter = .init(), limit: Int = 1000
     ) throws(JournalError)
         -> [(sequence: Int64, json: String)]
     {
         var (sql, arguments) = Self.selection("seq, body", after: sequence, matching: filter)
-        sql += newest ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?"
+        sql += " ORDER BY seq LIMIT ?"
         arguments.append(limit)
         let statementArguments = StatementArguments(arguments)
-        let rows = try read { db in
+        return try read { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
                 (sequence: row[0] as Int64, json: row[1] as String)
             }
         }
-        return newest ? rows.reversed() : rows
     }
 
     /// The cursor from which the newest `count` events that match `filter` follow: what
-    /// ``entries(after:matching:limit:newest:)`` pages on from, without holding them all at once.
+    /// ``entries(after:matching:limit:)`` pages on from, without holding them all at once.
     public func start(ofNewest count: Int, matching filter: JournalFilter = .init()) throws(JournalError) -> Int64 {
         guard count > 0 else { return try lastSequence() }
         var (sql, arguments) = Self.selection("seq", after: 0, matching: filter)

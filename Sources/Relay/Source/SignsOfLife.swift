@@ -87,8 +87,8 @@ public final class SignsOfLife: Sendable {
     /// or a damaged disk left.
     static func plausible(_ seconds: Double) -> Bool { seconds.isFinite && seconds > 0 && seconds < 95_617_584_000 }
 
-    /// Seconds since 1970 to the millisecond, as `1764800000.250`, without `String(format:)`: ten
-    /// thousand tenants are formatted at each write.
+    /// Seconds since 1970 to the millisecond, as `1764800000.250`, without `String(format:)`: every
+    /// tenant is formatted at each write.
     static func secondsText(_ date: Date) -> String {
         guard let milliseconds = Int64(exactly: (date.timeIntervalSince1970 * 1000).rounded()), milliseconds >= 0 else {
             return "0.000"

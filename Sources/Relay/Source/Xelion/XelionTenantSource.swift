@@ -223,11 +223,17 @@ public final class XelionTenantSource: CallEventSource {
             livenessTimeout: configuration.livenessTimeout, logger: logger)
         timers.start(renewalDate: await session.renewalDate)
         var cause: Cause
+        // Noted at most once a second: the book is shared by every tenant, and the file is written
+        // far less often.
+        var notedAt = ContinuousClock.now
         do {
             for try await message in socket.messages {
                 messages += 1
                 await handle(message, timers: timers)
-                saveSignOfLife(timers.lastSignOfLife)
+                if ContinuousClock.now - notedAt >= .seconds(1) {
+                    notedAt = .now
+                    saveSignOfLife(timers.lastSignOfLife)
+                }
             }
             cause = .closed(try await socket.closeResult)
         } catch {
